@@ -1,0 +1,1 @@
+"""Data preparation (lesson 3): load, clean, transform, scale, window, split."""

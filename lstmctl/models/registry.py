@@ -1,0 +1,91 @@
+"""The architecture registry.
+
+Adding an architecture is one decorated function in one module of this
+package (imported by :func:`_load_builtins`):
+
+    @register("vanilla", "One LSTM layer and a Dense head.")
+    def build(spec: ModelSpec, shapes: Shapes) -> keras.Model: ...
+
+This module imports no Keras, so listing architectures stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lstmctl.errors import SpecError
+from lstmctl.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """What a builder needs to know about the data and the training set-up."""
+
+    lookback: int
+    n_inputs: int
+    horizon: int
+    n_targets: int
+    # Fixed batch size: set for stateful models (Keras needs it), else None.
+    batch_size: int | None = None
+    # Sentinel of missing inputs: put a Masking layer first when set.
+    mask_value: float | None = None
+    # How a stateful model keeps its state between batches:
+    #   "native"   - Keras' stateful=True layers (the plain `fit` path);
+    #   "explicit" - states are extra model inputs (initial h, c per LSTM
+    #                layer) and extra outputs (final h, c), carried by the
+    #                caller; the compiled JAX trainer uses this.
+    state_mode: str = "native"
+
+
+Builder = Callable[[ModelSpec, Shapes], Any]
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    summary: str
+    build: Builder
+
+
+_REGISTRY: dict[str, Entry] = {}
+_BUILTINS = ("lstmctl.models.vanilla", "lstmctl.models.stacked")
+
+
+def register(name: str, summary: str = "") -> Callable[[Builder], Builder]:
+    """Register ``build(spec, shapes) -> keras.Model`` under ``name``."""
+
+    def wrap(fn: Builder) -> Builder:
+        if name in _REGISTRY and _REGISTRY[name].build is not fn:
+            raise ValueError(f"architecture {name!r} is registered twice")
+        doc = summary or (fn.__doc__ or "").strip().splitlines()[0:1]
+        _REGISTRY[name] = Entry(name, doc if isinstance(doc, str) else "".join(doc), fn)
+        return fn
+
+    return wrap
+
+
+def _load_builtins() -> None:
+    for module in _BUILTINS:
+        importlib.import_module(module)
+
+
+def architectures() -> dict[str, str]:
+    """Registered names and their one-line summaries."""
+    _load_builtins()
+    return {name: e.summary for name, e in sorted(_REGISTRY.items())}
+
+
+def get_builder(name: str) -> Builder:
+    _load_builtins()
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise SpecError(f"unknown architecture {name!r}; known: {known}", where="model.arch")
+    return _REGISTRY[name].build
+
+
+def build_model(spec: ModelSpec, shapes: Shapes) -> Any:
+    """Build the named architecture (a keras.Model)."""
+    return get_builder(spec.arch)(spec, shapes)

@@ -1,0 +1,16 @@
+"""Stacked LSTM: several LSTM layers, each but the last returning sequences (lesson 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lstmctl.models.blocks import dense_head, lstm_stack, sequence_input, units_per_layer
+from lstmctl.models.registry import Shapes, register
+from lstmctl.spec import ModelSpec
+
+
+@register("stacked", "N LSTM layers, all but the last returning sequences (lesson 6).")
+def build(spec: ModelSpec, shapes: Shapes) -> Any:
+    graph = sequence_input(shapes)
+    lstm_stack(graph, units_per_layer(spec, default_layers=2), spec, shapes)
+    return graph.model(dense_head(graph, spec, shapes), name="stacked")

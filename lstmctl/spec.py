@@ -1,0 +1,414 @@
+"""The experiment spec: YAML in, one validated, typed object out.
+
+``load_spec(path, overrides)`` is the only place YAML is read. Everything
+downstream receives a :class:`Spec`. Errors name the file and the dotted key,
+say what was expected and what was found, and suggest the nearest key for a
+typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from lstmctl.errors import SpecError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScaleSpec(_Strict):
+    """How input and target values are scaled (fitted on the training part only)."""
+
+    kind: Literal["minmax", "standard", "none"] = "minmax"
+    range: tuple[float, float] = (0.0, 1.0)
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not v[0] < v[1]:
+            raise ValueError(f"range must be [low, high] with low < high, found {list(v)}")
+        return v
+
+
+class TransformSpec(_Strict):
+    """A value transform undone before scoring: ``difference`` (with a lag) or ``log``."""
+
+    kind: Literal["difference", "log"]
+    lag: PositiveInt = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        # `transforms: [difference]` is the common short form.
+        return {"kind": v} if isinstance(v, str) else v
+
+
+class WindowSpec(_Strict):
+    """Framing as supervised learning: ``lookback`` steps in, ``horizon`` steps out."""
+
+    lookback: PositiveInt = 1
+    horizon: PositiveInt = 1
+
+
+def _check_part(v: int | float, key: str, allow_zero: bool) -> int | float:
+    if isinstance(v, bool):
+        raise ValueError(f"{key} must be a number of rows or a fraction, found {v!r}")
+    if isinstance(v, float) and not v.is_integer():
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"a fraction for {key} must lie in (0, 1), found {v}")
+        return v
+    n = int(v)
+    if n < 0 or (n == 0 and not allow_zero):
+        raise ValueError(f"{key} must be {'>= 0' if allow_zero else '> 0'} rows, found {n}")
+    return n
+
+
+class SplitSpec(_Strict):
+    """The test part is the last ``test`` rows (an int) or that fraction of the rows.
+
+    ``validation`` is carved from the end of the training part the same way
+    (0: no validation).
+    """
+
+    test: int | float = 0.2
+    validation: int | float = 0
+
+    @field_validator("test")
+    @classmethod
+    def _test(cls, v: int | float) -> int | float:
+        return _check_part(v, "test", allow_zero=False)
+
+    @field_validator("validation")
+    @classmethod
+    def _validation(cls, v: int | float) -> int | float:
+        return _check_part(v, "validation", allow_zero=True)
+
+
+class DataSpec(_Strict):
+    """Where the data comes from and how it is prepared."""
+
+    path: str | None = None
+    problem: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    time: str | list[str] | None = None
+    target: list[str] = Field(default_factory=list)
+    features: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    missing: Literal["drop", "ffill", "interpolate", "mask"] = "interpolate"
+    coerce: bool = False
+    mask_value: float = -10.0
+    transforms: list[TransformSpec] = Field(default_factory=list)
+    scale: ScaleSpec = Field(default_factory=ScaleSpec)
+    window: WindowSpec = Field(default_factory=WindowSpec)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _one_or_more(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _source(self) -> DataSpec:
+        if (self.path is None) == (self.problem is None):
+            raise ValueError(
+                "give exactly one of data.path (a CSV file) or data.problem (a generated "
+                f"problem), found {'both' if self.path else 'neither'}"
+            )
+        if self.path is not None and not self.target:
+            raise ValueError(
+                "data.target is required with data.path: name the column(s) to forecast"
+            )
+        stray = [c for c in self.categorical if c not in self.features]
+        if stray:
+            raise ValueError(
+                f"data.categorical must name columns listed in data.features, found {stray}"
+            )
+        return self
+
+
+class ModelSpec(_Strict):
+    """The architecture (by registry name) and its settings."""
+
+    arch: str = "vanilla"
+    units: PositiveInt | list[PositiveInt] = 4
+    layers: PositiveInt | None = None
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    activation: str = "tanh"
+    output_activation: str = "linear"
+    stateful: bool = False
+
+
+class EarlyStoppingSpec(_Strict):
+    """Stop a repeat when ``monitor`` has not improved for ``patience`` epochs."""
+
+    monitor: Literal["val_loss", "loss"] = "val_loss"
+    patience: PositiveInt = 10
+    min_delta: float = Field(0.0, ge=0.0)
+    restore_best: bool = True
+
+
+class TrainSpec(_Strict):
+    """How each repeat is fitted (lesson 4's compile and fit steps)."""
+
+    epochs: PositiveInt = 100
+    batch_size: PositiveInt = 32
+    optimizer: str = "adam"
+    learning_rate: PositiveFloat | None = None
+    loss: str = "mse"
+    shuffle: bool | None = None
+    early_stopping: EarlyStoppingSpec | None = None
+
+
+Metric = Literal["rmse", "mae", "mape", "accuracy"]
+
+
+class EvaluateSpec(_Strict):
+    """How skill is estimated: R repeats, metrics in original units, a baseline."""
+
+    repeats: PositiveInt = 10
+    metrics: list[Metric] = Field(default_factory=lambda: ["rmse", "mae"])
+    baseline: Literal["persistence", "majority", "none"] = "persistence"
+
+    @field_validator("metrics")
+    @classmethod
+    def _some(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("list at least one metric")
+        return list(dict.fromkeys(v))
+
+
+class Spec(_Strict):
+    """A whole experiment."""
+
+    name: str = "experiment"
+    seed: int = 1
+    backend: Literal["auto", "tensorflow"] = "auto"
+    runs_dir: str = "runs"
+    data: DataSpec
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Spec:
+        if self.train.shuffle is None:
+            # A stateful LSTM carries state from batch to batch: order matters.
+            self.train.shuffle = not self.model.stateful
+        elif self.train.shuffle and self.model.stateful:
+            raise ValueError(
+                "train.shuffle must be false for a stateful model (its state flows from one "
+                "batch to the next), found true"
+            )
+        es = self.train.early_stopping
+        if es is not None and es.monitor == "val_loss" and not self.data.split.validation:
+            raise ValueError(
+                "train.early_stopping.monitor is val_loss but data.split.validation is 0: "
+                "set a validation split or monitor: loss"
+            )
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        """The resolved spec as plain data, every default included."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.dump(), sort_keys=False, default_flow_style=None)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> Spec:
+    """Read a YAML spec, apply ``key.path=value`` overrides and validate it."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError("spec file not found", where=str(path))
+    if path.is_dir():
+        raise SpecError("expected a YAML file, found a directory", where=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"expected UTF-8 text, found undecodable bytes ({e.reason})", str(path))
+    raw = parse_yaml(text, str(path))
+    if not isinstance(raw, dict):
+        found = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise SpecError(
+            f"expected a mapping of keys (name:, data:, model:, ...), found {found}", str(path)
+        )
+    raw.setdefault("name", path.stem)
+    for item in overrides:
+        apply_override(raw, item)
+    spec = validate_spec(raw, source=str(path))
+    if spec.data.path is not None:
+        spec.data.path = _resolve_data_path(spec.data.path, path)
+    return spec
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load`` with errors that give the line and column."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise SpecError(f"invalid YAML: {e.problem or e}", where=where) from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"invalid YAML: {e}", where=source) from None
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``--set key.path=value``; the value is parsed as YAML (``3``, ``true``, ``[4, 4]``)."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise SpecError(f"expected key.path=value, found {item!r}", where="--set")
+    value = parse_yaml(text, f"--set {key}")
+    node: Any = raw
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            above = ".".join(parts[: i + 1])
+            raise SpecError(f"{above} is a value, not a section; cannot set {key}", where="--set")
+        node = child
+    node[parts[-1]] = value
+
+
+def validate_spec(raw: Mapping[str, Any], source: str = "spec") -> Spec:
+    """Validate plain data into a Spec, turning pydantic's errors into one SpecError."""
+    try:
+        return Spec.model_validate(raw)
+    except ValidationError as e:
+        raise _spec_error(e, raw, source) from None
+
+
+def _resolve_data_path(data_path: str, spec_path: Path) -> str:
+    # Relative paths are read from the current directory (the repository root
+    # in the README's commands), else from beside the spec file.
+    p = Path(data_path)
+    if p.is_absolute() or p.exists():
+        return str(p)
+    beside = spec_path.parent / p
+    return str(beside) if beside.exists() else str(p)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+# Pydantic adds the branch of a union or the kind of a validator to an
+# error's location; a user only needs the keys.
+def _key_parts(loc: tuple[Any, ...]) -> list[str]:
+    parts = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif (
+            isinstance(item, str)
+            and not any(c in item for c in "[(-")
+            and item
+            not in {
+                "int",
+                "float",
+                "str",
+                "bool",
+                "list",
+                "dict",
+                "tuple",
+                "constrained-int",
+                "constrained-float",
+            }
+        ):
+            parts.append(item)
+    return parts
+
+
+def _dotted(parts: list[str]) -> str:
+    out = ""
+    for p in parts:
+        out += p if p.startswith("[") or not out else f".{p}"
+    return out
+
+
+def _model_at(parts: list[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Spec
+    for p in parts:
+        if model is None or p.startswith("["):
+            continue
+        field = model.model_fields.get(p)
+        if field is None:
+            return None
+        ann = field.annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if model is None:
+            for arg in getattr(ann, "__args__", ()):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    model = arg
+                elif isinstance(arg, type) is False:
+                    for inner in getattr(arg, "__args__", ()):
+                        if isinstance(inner, type) and issubclass(inner, BaseModel):
+                            model = inner
+    return model
+
+
+def _found(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _spec_error(e: ValidationError, raw: Mapping[str, Any], source: str) -> SpecError:
+    errors = e.errors(include_url=False)
+    first = errors[0]
+    parts = _key_parts(first["loc"])
+    key = _dotted(parts) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(parts[:-1])
+        known = list(parent.model_fields) if parent else []
+        near = difflib.get_close_matches(parts[-1], known, n=1, cutoff=0.6)
+        if near:
+            hint = f"did you mean {_dotted(parts[:-1] + [near[0]])}?"
+        else:
+            hint = f"valid keys here: {', '.join(known)}" if known else ""
+        msg = f"unknown key; {hint}" if hint else "unknown key"
+    elif kind == "missing":
+        msg = "required key is missing"
+    else:
+        # A union reports one error per branch at the same key: say all that was accepted.
+        same = [err for err in errors if _key_parts(err["loc"]) == parts]
+        expected = "; or ".join(dict.fromkeys(_clean_msg(err["msg"]) for err in same))
+        msg = f"expected {expected}, found {_found(first.get('input'))}"
+        if kind == "value_error":
+            msg = _clean_msg(first["msg"])
+    more = len({_dotted(_key_parts(err["loc"])) for err in errors}) - 1
+    if more > 0:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return SpecError(msg, where=f"{source}: {key}")
+
+
+def _clean_msg(msg: str) -> str:
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    msg = msg.replace("Input should be ", "")
+    msg = re.sub(r"a valid dictionary or instance of \w+", "a mapping of keys", msg)
+    return msg[0].lower() + msg[1:] if msg else msg

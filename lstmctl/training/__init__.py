@@ -1,0 +1,1 @@
+"""Fitting repeats: the plain Keras path and the compiled JAX replica trainer."""
