@@ -1,0 +1,129 @@
+"""The library behind the commands: each function chains the stages.
+
+``lstmctl.run(spec)`` is what ``lstmctl run SPEC`` does, usable from Python.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lstmctl import __version__
+from lstmctl.errors import Interrupted, RunError
+from lstmctl.spec import Spec, load_spec
+
+# progress(repeat_index or -1 for all repeats at once, epochs_done, total_epochs)
+Progress = Callable[[int, int, int], None]
+
+
+@dataclass
+class RunResult:
+    """The outcome of ``run``: per-repeat scores, their summary, the baselines."""
+
+    spec: Spec
+    rows: list[Any]
+    baselines: dict[str, dict[str, float]]
+    summary: Any
+    run_dir: Path
+    seconds: float
+    trainer: str
+    complete: bool
+    n_test: int
+    target_names: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Any]:
+        return [r for r in self.rows if r.error is not None]
+
+    def to_json(self) -> dict[str, Any]:
+        """The results shape documented in DESIGN.md (plus a few extra keys)."""
+        return {
+            "name": self.spec.name,
+            "arch": self.spec.model.arch,
+            "repeats": len(self.rows) - len(self.failed),
+            "repeats_requested": self.spec.evaluate.repeats,
+            "metrics": self.summary.metrics,
+            "baselines": self.baselines,
+            "skill": self.summary.skill,
+            "per_repeat": [r.row() for r in self.rows],
+            "failed": [{"repeat": r.repeat, "error": r.error} for r in self.failed],
+            "targets": self.target_names,
+            "test_windows": self.n_test,
+            "trainer": self.trainer,
+            "complete": self.complete,
+            "run_dir": str(self.run_dir),
+            "seconds": round(self.seconds, 3),
+            "lstmctl": __version__,
+        }
+
+
+def run(
+    spec: Spec | str | Path,
+    overrides: list[str] | None = None,
+    runs_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Prepare the data, fit R repeats, score each walk-forward against the baseline."""
+    from lstmctl.data.prepare import prepare
+    from lstmctl.evaluation.evaluate import (
+        baseline_scores,
+        score_repeat,
+        summarize_repeats,
+    )
+    from lstmctl.rundir import create_run_dir, csv_text, write_atomic, write_json
+    from lstmctl.training.fit import iter_repeats, trainer_name
+
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec, overrides or [])
+    start = time.perf_counter()
+    data = prepare(spec)
+    # The folder is made before any training, so a bad location fails fast.
+    run_dir = create_run_dir(runs_dir or spec.runs_dir, spec.name)
+    write_atomic(run_dir / "spec.yaml", spec.to_yaml())
+    baselines = baseline_scores(spec, data)
+    rows: list[Any] = []
+
+    def result(complete: bool) -> RunResult:
+        return RunResult(
+            spec=spec,
+            rows=rows,
+            baselines=baselines,
+            summary=summarize_repeats(spec, rows, baselines),
+            run_dir=run_dir,
+            seconds=time.perf_counter() - start,
+            trainer=trainer_name(spec),
+            complete=complete,
+            n_test=len(data.X_test),
+            target_names=list(data.target_names),
+        )
+
+    def save(res: RunResult) -> None:
+        write_atomic(run_dir / "repeats.csv", csv_text([r.row() for r in rows]))
+        write_json(run_dir / "results.json", res.to_json())
+
+    save(result(complete=False))
+    try:
+        for i, fit in enumerate(iter_repeats(spec, data, progress)):
+            rows.append(score_repeat(spec, data, i, fit))
+            if progress is not None and trainer_name(spec) == "keras":
+                progress(i, spec.train.epochs, spec.train.epochs)  # early stopping ends sooner
+            write_json(run_dir / "history" / f"repeat-{i + 1:02d}.json", fit.history)
+            save(result(complete=False))
+    except KeyboardInterrupt:
+        res = result(complete=False)
+        save(res)
+        raise Interrupted(
+            f"interrupted after {len(rows)} of {spec.evaluate.repeats} repeats; "
+            f"what finished is in {run_dir} (marked incomplete)",
+            where="run",
+        ) from None
+    res = result(complete=True)
+    save(res)
+    if rows and not len(res.failed) < len(rows):
+        raise RunError(
+            f"every repeat failed (first: {res.failed[0].error}); see {run_dir}", where="run"
+        )
+    return res

@@ -1,0 +1,1 @@
+"""Scoring: metrics in original units, baselines, summaries over repeats."""

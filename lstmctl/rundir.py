@@ -1,0 +1,77 @@
+"""The run directory: ``runs/NAME-TIMESTAMP/`` with the spec, scores and histories.
+
+Every file is written atomically (a temporary file in the same folder,
+fsync, rename), so an interrupted run never leaves a half-written file, and
+what finished is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lstmctl.errors import UsageError
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+
+
+def create_run_dir(root: str | Path, name: str) -> Path:
+    """A new, unique ``root/NAME-YYYYmmdd-HHMMSS[-N]`` (safe against concurrent runs)."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create the runs folder: {e.strerror}", where=str(root)) from None
+    if not os.access(root, os.W_OK):
+        raise UsageError("the runs folder is not writable", where=str(root))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{_slug(name)}-{stamp}"
+    for n in range(1000):
+        path = root / (base if n == 0 else f"{base}-{n}")
+        try:
+            path.mkdir()  # atomic: exactly one process creates a given name
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise UsageError(f"cannot create a run folder: {e.strerror}", where=str(root)) from None
+        (path / "history").mkdir()
+        return path
+    raise UsageError("could not find a free run folder name", where=str(root))
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as CSV text (the header from the first row)."""
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()

@@ -1,0 +1,170 @@
+"""The plain Keras path: one ``model.fit`` per repeat (``backend: tensorflow``).
+
+This is the five-step life-cycle of lesson 4 — define, compile, fit,
+evaluate, predict — exactly as a reader of the course writes it, kept so that
+a user who must stay on TensorFlow can, and as the reference the compiled
+trainer is checked against.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from lstmctl.data.prepared import Prepared
+from lstmctl.errors import RunError
+from lstmctl.models.registry import Shapes, build_model
+from lstmctl.spec import Spec
+from lstmctl.training.batches import trim_for_stateful
+from lstmctl.training.result import FitResult
+
+# progress(repeat_index, epochs_done, total_epochs)
+Progress = Callable[[int, int, int], None]
+
+
+def shapes_for(spec: Spec, data: Prepared, state_mode: str = "native", batch: int | None = None) -> Shapes:
+    """The Shapes a builder gets for this spec and data."""
+    stateful = spec.model.stateful
+    return Shapes(
+        lookback=data.lookback,
+        n_inputs=int(data.X_train.shape[2]),
+        horizon=data.horizon,
+        n_targets=int(data.y_train.shape[2]),
+        batch_size=(batch or spec.train.batch_size) if stateful else None,
+        mask_value=data.mask_value,
+        state_mode=state_mode,
+    )
+
+
+def make_optimizer(spec: Spec) -> Any:
+    import keras
+
+    try:
+        opt = keras.optimizers.get(spec.train.optimizer)
+    except ValueError:
+        raise RunError(
+            f"unknown optimizer {spec.train.optimizer!r}; try adam, sgd, rmsprop, adagrad, nadam",
+            where="train.optimizer",
+        ) from None
+    if spec.train.learning_rate is not None:
+        opt.learning_rate = spec.train.learning_rate
+    return opt
+
+
+def check_loss(spec: Spec) -> Any:
+    import keras
+
+    try:
+        return keras.losses.get(spec.train.loss)
+    except ValueError:
+        raise RunError(
+            f"unknown loss {spec.train.loss!r}; try mse, mae, huber, binary_crossentropy",
+            where="train.loss",
+        ) from None
+
+
+def _reset_states(model: Any) -> None:
+    for layer in model.layers:
+        if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
+            layer.reset_state()
+
+
+def _callbacks(spec: Spec, repeat: int, progress: Progress | None) -> list[Any]:
+    import keras
+
+    epochs = spec.train.epochs
+    stateful = spec.model.stateful
+
+    class Hooks(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            if stateful:  # the course resets state at the start of every epoch
+                _reset_states(self.model)
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if progress is not None:
+                progress(repeat, epoch + 1, epochs)
+
+    cbs: list[Any] = [Hooks(), keras.callbacks.TerminateOnNaN()]
+    es = spec.train.early_stopping
+    if es is not None:
+        cbs.append(
+            keras.callbacks.EarlyStopping(
+                monitor=es.monitor,
+                patience=es.patience,
+                min_delta=es.min_delta,
+                restore_best_weights=es.restore_best,
+            )
+        )
+    return cbs
+
+
+def _predict_test(spec: Spec, data: Prepared, model: Any) -> np.ndarray:
+    if not spec.model.stateful:
+        return np.asarray(model.predict(data.X_test, batch_size=256, verbose=0))
+    # Walk forward with a batch-1 twin: replay the training and validation
+    # windows so the state holds the history, then forecast the test windows.
+    twin = build_model(spec.model, shapes_for(spec, data, batch=1))
+    twin.set_weights(model.get_weights())
+    _reset_states(twin)
+    history = np.concatenate([data.X_train, data.X_val, data.X_test])
+    out = np.asarray(twin.predict(history, batch_size=1, verbose=0))
+    return out[len(history) - len(data.X_test) :]
+
+
+def fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None = None) -> FitResult:
+    """Fit and predict one repeat, seeded with ``spec.seed + repeat``."""
+    import keras
+
+    seed = spec.seed + repeat
+    start = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    model = build_model(spec.model, shapes_for(spec, data))
+    model.compile(optimizer=make_optimizer(spec), loss=check_loss(spec))
+    X, y = data.X_train, data.y_train
+    if spec.model.stateful:
+        X, y = trim_for_stateful(X, y, spec.train.batch_size)
+        if len(X) == 0:
+            raise RunError(
+                f"a stateful model needs at least batch_size={spec.train.batch_size} training "
+                f"windows, found {len(data.X_train)}",
+                where="train.batch_size",
+            )
+    val = (data.X_val, data.y_val) if len(data.X_val) else None
+    if val is not None and spec.model.stateful:
+        # Validation batches must be full too.
+        val = trim_for_stateful(*val, spec.train.batch_size)
+        val = val if len(val[0]) else None
+    fit = model.fit(
+        X,
+        y,
+        epochs=spec.train.epochs,
+        batch_size=spec.train.batch_size,
+        shuffle=bool(spec.train.shuffle),
+        validation_data=val,
+        callbacks=_callbacks(spec, repeat, progress),
+        verbose=0,
+    )
+    history = {k: [float(x) for x in v] for k, v in fit.history.items()}
+    losses = history.get("loss", [])
+    if not losses or not all(math.isfinite(x) for x in losses):
+        return FitResult(
+            seed=seed,
+            history=history,
+            test_pred=np.empty((0,)),
+            seconds=time.perf_counter() - start,
+            error=f"loss became NaN or infinite at epoch {len(losses)}",
+            epochs_run=len(losses),
+        )
+    pred = _predict_test(spec, data, model)
+    return FitResult(
+        seed=seed,
+        history=history,
+        test_pred=pred,
+        seconds=time.perf_counter() - start,
+        weights=[np.asarray(w) for w in model.get_weights()],
+        epochs_run=len(losses),
+    )
