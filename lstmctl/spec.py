@@ -246,7 +246,9 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> Spec:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise SpecError(f"expected UTF-8 text, found undecodable bytes ({e.reason})", str(path))
+        raise SpecError(
+            f"expected UTF-8 text, found undecodable bytes ({e.reason})", str(path)
+        ) from None
     raw = parse_yaml(text, str(path))
     if not isinstance(raw, dict):
         found = "an empty file" if raw is None else f"a {type(raw).__name__}"
@@ -275,7 +277,7 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Apply one ``--set key.path=value``; the value is parsed as YAML (``3``, ``true``, ``[4, 4]``)."""
+    """Apply one ``--set key.path=value``; the value is YAML (``3``, ``true``, ``[4, 4]``)."""
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):

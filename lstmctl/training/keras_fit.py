@@ -26,7 +26,9 @@ from lstmctl.training.result import FitResult
 Progress = Callable[[int, int, int], None]
 
 
-def shapes_for(spec: Spec, data: Prepared, state_mode: str = "native", batch: int | None = None) -> Shapes:
+def shapes_for(
+    spec: Spec, data: Prepared, state_mode: str = "native", batch: int | None = None
+) -> Shapes:
     """The Shapes a builder gets for this spec and data."""
     stateful = spec.model.stateful
     return Shapes(
