@@ -1,0 +1,498 @@
+"""The compiled replica trainer: R repeats of one configuration as ONE JAX program.
+
+Each repeat is a *replica*: its Keras variables (built under its own seed) are
+stacked on a leading axis and mapped with ``jax.vmap``; batches and epochs run
+by ``jax.lax.scan`` inside ``jax.jit``. The model is an ordinary Keras model
+from the registry, used through Keras' stateless API
+(``model.stateless_call`` and ``optimizer.stateless_apply``), so any
+architecture the registry builds trains here without special cases. The only
+convention relied on is the explicit-state one of stateful models: inputs
+beyond the first are initial states, outputs beyond the first are the final
+states, in the same order.
+
+Per replica, and independent of the others:
+
+* initial weights as a plain Keras build under ``set_random_seed(seed + i)``;
+  its own shuffling order per epoch and its own dropout RNG (Keras keeps the
+  seed state in non-trainable variables, which are stacked like the weights);
+* early stopping and NaN handling by masks: a stopped replica's updates are
+  dropped from then on, the others go on;
+* the batches index the shared data with the replica's permutation inside the
+  program, so the data is never copied per replica.
+
+The epochs run in chunks of one compiled shape; ``progress`` is called between
+chunks and the run ends early when every replica has stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lstmctl.data.prepared import Prepared
+from lstmctl.errors import RunError, SpecError
+from lstmctl.models.registry import Shapes, build_model
+from lstmctl.spec import Spec
+from lstmctl.training.batches import trim_for_stateful
+from lstmctl.training.result import FitResult
+
+# Windows per vmapped call when evaluating or predicting a stateless model.
+EVAL_BATCH = 512
+
+
+@dataclass
+class _Replicas:
+    """One Keras model (the program's structure) and every replica's variable values."""
+
+    model: Any
+    trainable: list[np.ndarray]  # each (R, *shape)
+    non_trainable: list[np.ndarray]  # each (R, *shape)
+    # model.weights (get_weights order) -> ("t" | "n", index into the lists above)
+    weight_slots: list[tuple[str, int]]
+
+
+def fit_fused(
+    spec: Spec,
+    data: Prepared,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[FitResult]:
+    """Fit the ``spec.evaluate.repeats`` repeats of ``spec`` as replicas of one program.
+
+    Replica ``i`` uses seed ``spec.seed + i``. Returns one :class:`FitResult`
+    per replica, in seed order. A replica whose loss became NaN or infinite is
+    returned with ``error`` set and an empty ``test_pred``.
+    """
+    start = time.perf_counter()
+    import jax
+    import jax.numpy as jnp
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise RunError(
+            f"the fused trainer needs Keras on JAX, found {keras.backend.backend()}; "
+            "use backend: auto (or set KERAS_BACKEND=jax before importing keras)",
+            where="backend",
+        )
+
+    n_rep = spec.evaluate.repeats
+    tspec = spec.train
+    epochs = tspec.epochs
+    batch = tspec.batch_size
+    stateful = spec.model.stateful
+    es = tspec.early_stopping
+    horizon, n_targets = int(data.y_train.shape[1]), int(data.y_train.shape[2])
+
+    # ------------------------------------------------------------------ data and model
+    if stateful:
+        X_fit, y_fit = trim_for_stateful(data.X_train, data.y_train, batch)
+        if len(X_fit) == 0:
+            raise RunError(
+                f"a stateful model needs at least batch_size={batch} training windows, "
+                f"found {len(data.X_train)}",
+                where="train.batch_size",
+            )
+    else:
+        X_fit, y_fit = data.X_train, data.y_train
+        if len(X_fit) == 0:
+            raise RunError("there are no training windows", where="data.split")
+    n_val = len(data.X_val)
+    has_val = n_val > 0
+    monitor_val = es is not None and es.monitor == "val_loss"
+    if monitor_val and not has_val:
+        raise RunError(
+            "train.early_stopping monitors val_loss but the data has no validation windows",
+            where="train.early_stopping.monitor",
+        )
+    restore_best = es is not None and es.restore_best
+
+    optimizer = _optimizer(keras, tspec.optimizer, tspec.learning_rate)
+    loss_fn = _loss(keras, tspec.loss)
+    shapes = Shapes(
+        lookback=int(data.X_train.shape[1]),
+        n_inputs=int(data.X_train.shape[2]),
+        horizon=horizon,
+        n_targets=n_targets,
+        batch_size=batch if stateful else None,
+        mask_value=data.mask_value,
+        state_mode="explicit" if stateful else "native",
+    )
+    reps = _build_replicas(spec, shapes, n_rep)
+    model = reps.model
+    n_states = len(model.inputs) - 1
+    if stateful and n_states == 0:
+        raise RunError(
+            f"architecture {spec.model.arch!r} takes no explicit states, so the fused "
+            "trainer cannot carry a stateful model's state; use backend: tensorflow",
+            where="model.arch",
+        )
+    state_shapes = [tuple(int(d) for d in t.shape[1:]) for t in model.inputs[1:]]
+    optimizer.build(model.trainable_variables)
+
+    n_fit = len(X_fit)
+    n_batches = n_fit // batch if stateful else math.ceil(n_fit / batch)
+    val_batch = batch if stateful else min(n_val, max(batch, EVAL_BATCH))
+    arrays: dict[str, Any] = {
+        "X": jnp.asarray(X_fit, jnp.float32),
+        "y": jnp.asarray(y_fit, jnp.float32),
+    }
+    if has_val:
+        Xv, yv, wv = _padded_batches(data.X_val, data.y_val, val_batch)
+        arrays.update(Xv=jnp.asarray(Xv), yv=jnp.asarray(yv), wv=jnp.asarray(wv))
+
+    # ------------------------------------------------------------------ one replica
+    def zero_states(rows: int) -> list[Any]:
+        return [jnp.zeros((rows, *s), jnp.float32) for s in state_shapes]
+
+    def call(tr: Any, nt: Any, x: Any, states: list[Any], training: bool) -> tuple:
+        inputs = [x, *states] if n_states else x
+        out, nt2, losses = model.stateless_call(
+            tr, nt, inputs, training=training, return_losses=True
+        )
+        if n_states:
+            return out[0], list(out[1:]), nt2, losses
+        return out, [], nt2, losses
+
+    def batch_loss(
+        tr: Any, nt: Any, x: Any, y: Any, w: Any, states: list[Any], training: bool
+    ) -> tuple:
+        pred, states2, nt2, losses = call(tr, nt, x, states, training)
+        per_sample = _per_sample(loss_fn(y, pred), x.shape[0])
+        loss = jnp.sum(per_sample * w) / jnp.maximum(jnp.sum(w), 1.0)
+        for extra in losses:
+            loss = loss + extra
+        return loss, (nt2, states2)
+
+    def train_loss(tr: Any, nt: Any, x: Any, y: Any, w: Any, states: list[Any]) -> tuple:
+        return batch_loss(tr, nt, x, y, w, states, True)
+
+    grad_fn = jax.value_and_grad(train_loss, has_aux=True)
+
+    def where(c: Any, a: Any, b: Any) -> Any:
+        return jax.tree.map(lambda u, v: jnp.where(c, u, v), a, b)
+
+    def epoch_order(key_data: Any, epoch: Any) -> tuple[Any, Any]:
+        if tspec.shuffle:
+            key = jax.random.fold_in(jax.random.wrap_key_data(key_data), epoch)
+            perm = jax.random.permutation(key, n_fit).astype(jnp.int32)
+        else:
+            perm = jnp.arange(n_fit, dtype=jnp.int32)
+        pad = n_batches * batch - n_fit
+        order = jnp.concatenate([perm, jnp.zeros((pad,), jnp.int32)]).reshape(n_batches, batch)
+        w = (jnp.arange(n_batches * batch) < n_fit).astype(jnp.float32)
+        return order, w.reshape(n_batches, batch)
+
+    def validate(tr: Any, nt: Any, states: list[Any], arr: dict[str, Any]) -> Any:
+        if not stateful:
+            states = []
+
+        def step(carry: Any, inp: Any) -> tuple:
+            states, total = carry
+            x, y, w = inp
+            loss, (_, states2) = batch_loss(tr, nt, x, y, w, states, False)
+            return (states2, total + loss * jnp.sum(w)), None
+
+        (_, total), _ = jax.lax.scan(
+            step, (states, jnp.float32(0.0)), (arr["Xv"], arr["yv"], arr["wv"])
+        )
+        return total / n_val
+
+    def run_epoch(st: dict[str, Any], epoch: Any, arr: dict[str, Any]) -> tuple:
+        active = st["active"]
+        order, weights = epoch_order(st["key"], epoch)
+
+        def step(carry: Any, inp: Any) -> tuple:
+            tr, nt, ov, states, ok_all, total = carry
+            idx, w = inp
+            x, y = arr["X"][idx], arr["y"][idx]
+            (loss, (nt2, states2)), grads = grad_fn(tr, nt, x, y, w, states)
+            tr2, ov2 = optimizer.stateless_apply(ov, grads, tr)
+            ok = jnp.isfinite(loss)
+            go = active & ok_all & ok
+            carry = (
+                where(go, tr2, tr),
+                where(go, nt2, nt),
+                where(go, ov2, ov),
+                states2,
+                ok_all & ok,
+                total + loss * jnp.sum(w),
+            )
+            return carry, None
+
+        init = (
+            st["tr"],
+            st["nt"],
+            st["opt"],
+            zero_states(batch),
+            jnp.bool_(True),
+            jnp.float32(0.0),
+        )
+        (tr, nt, ov, states, ok_all, total), _ = jax.lax.scan(step, init, (order, weights))
+        loss = total / n_fit
+        val = validate(tr, nt, states, arr) if has_val else jnp.float32(jnp.nan)
+
+        still = active & ok_all
+        new = dict(st, tr=tr, nt=nt, opt=ov)
+        new["failed_at"] = jnp.where(active & ~ok_all, epoch + 1, st["failed_at"])
+        new["epochs_run"] = jnp.where(active, epoch + 1, st["epochs_run"])
+        new["active"] = still
+        if es is not None:
+            current = val if monitor_val else loss
+            improved = still & (current + es.min_delta < st["best"])
+            wait = jnp.where(improved, 0, st["wait"] + 1)
+            stop = still & ~improved & (wait >= es.patience) & (epoch > 0)
+            new["best"] = jnp.where(improved, current, st["best"])
+            new["wait"] = jnp.where(still, wait, st["wait"])
+            new["active"] = still & ~stop
+            if restore_best:
+                # As Keras: the first epoch's weights are the best until one improves.
+                snap = improved | (still & (epoch == 0))
+                new["best_tr"] = where(snap, tr, st["best_tr"])
+                new["best_nt"] = where(snap, nt, st["best_nt"])
+        return new, (loss, val)
+
+    # ------------------------------------------------------------------ the program
+    chunk = max(1, epochs // 20)
+    all_epochs = jax.vmap(run_epoch, in_axes=(0, None, None))
+
+    def run_chunk(st: dict[str, Any], first: Any, arr: dict[str, Any]) -> tuple:
+        def body(st: dict[str, Any], j: Any) -> tuple:
+            epoch = first + j
+            go = (epoch < epochs) & jnp.any(st["active"])
+            nan = jnp.full((n_rep,), jnp.nan, jnp.float32)
+            return jax.lax.cond(
+                go,
+                lambda s: all_epochs(s, epoch, arr),
+                lambda s: (s, (nan, nan)),
+                st,
+            )
+
+        return jax.lax.scan(body, st, jnp.arange(chunk, dtype=jnp.int32))
+
+    run_chunk_jit = jax.jit(run_chunk)
+
+    tr0 = [jnp.asarray(a) for a in reps.trainable]
+    nt0 = [jnp.asarray(a) for a in reps.non_trainable]
+    state: dict[str, Any] = {
+        "tr": tr0,
+        "nt": nt0,
+        "opt": [
+            jnp.asarray(np.broadcast_to(np.asarray(v.value), (n_rep, *v.shape)))
+            for v in optimizer.variables
+        ],
+        "key": jnp.asarray(np.stack([_key_data(spec.seed + i) for i in range(n_rep)])),
+        "active": jnp.ones((n_rep,), bool),
+        "failed_at": jnp.zeros((n_rep,), jnp.int32),
+        "epochs_run": jnp.zeros((n_rep,), jnp.int32),
+        "best": jnp.full((n_rep,), jnp.inf, jnp.float32),
+        "wait": jnp.zeros((n_rep,), jnp.int32),
+    }
+    if restore_best:
+        state["best_tr"] = tr0
+        state["best_nt"] = nt0
+
+    losses, vals = [], []
+    done = 0
+    while done < epochs:
+        state, (loss_c, val_c) = run_chunk_jit(state, jnp.int32(done), arrays)
+        losses.append(np.asarray(loss_c))
+        vals.append(np.asarray(val_c))
+        done = min(epochs, done + chunk)
+        any_active = bool(np.any(np.asarray(state["active"])))
+        if progress is not None:
+            progress(done if any_active else epochs, epochs)
+        if not any_active:
+            break
+    loss_hist = np.concatenate(losses)
+    val_hist = np.concatenate(vals)
+
+    # ------------------------------------------------------------------ results
+    failed_at = np.asarray(state["failed_at"])
+    epochs_run = np.asarray(state["epochs_run"])
+    final_tr, final_nt = state["tr"], state["nt"]
+    if restore_best:
+        keep = jnp.asarray(failed_at == 0)
+        final_tr = jax.vmap(where)(keep, state["best_tr"], final_tr)
+        final_nt = jax.vmap(where)(keep, state["best_nt"], final_nt)
+
+    n_test = len(data.X_test)
+    if n_test == 0:
+        preds = np.zeros((n_rep, 0, horizon, n_targets), np.float32)
+    elif stateful:
+        history = data.X_train if n_val == 0 else np.concatenate([data.X_train, data.X_val])
+
+        def replay(tr: Any, nt: Any, hist: Any, test: Any) -> Any:
+            def step(states: list[Any], x: Any) -> tuple:
+                pred, states2, _, _ = call(tr, nt, x[None], states, False)
+                return states2, pred[0]
+
+            states, _ = jax.lax.scan(step, zero_states(1), hist)
+            return jax.lax.scan(step, states, test)[1]
+
+        preds = jax.jit(jax.vmap(replay, in_axes=(0, 0, None, None)))(
+            final_tr,
+            final_nt,
+            jnp.asarray(history, jnp.float32),
+            jnp.asarray(data.X_test, jnp.float32),
+        )
+    else:
+        Xp, _, _ = _padded_batches(data.X_test, None, min(n_test, EVAL_BATCH))
+
+        def predict(tr: Any, nt: Any, xs: Any) -> Any:
+            def step(_: Any, x: Any) -> tuple:
+                return None, call(tr, nt, x, [], False)[0]
+
+            return jax.lax.scan(step, None, xs)[1].reshape(-1, horizon, n_targets)
+
+        preds = jax.jit(jax.vmap(predict, in_axes=(0, 0, None)))(
+            final_tr, final_nt, jnp.asarray(Xp)
+        )
+    preds = np.asarray(preds)[:, :n_test]
+    tr_np = [np.asarray(a) for a in final_tr]
+    nt_np = [np.asarray(a) for a in final_nt]
+
+    seconds = (time.perf_counter() - start) / n_rep
+    results = []
+    for i in range(n_rep):
+        ran = int(epochs_run[i])
+        hist = {"loss": [float(v) for v in loss_hist[:ran, i]]}
+        if has_val:
+            hist["val_loss"] = [float(v) for v in val_hist[:ran, i]]
+        weights = [(tr_np if kind == "t" else nt_np)[k][i].copy() for kind, k in reps.weight_slots]
+        error = None
+        pred = preds[i].copy()
+        if failed_at[i]:
+            error = f"loss became NaN at epoch {int(failed_at[i])}"
+            pred = np.zeros((0, horizon, n_targets), np.float32)
+        results.append(
+            FitResult(
+                seed=spec.seed + i,
+                history=hist,
+                test_pred=pred,
+                seconds=seconds,
+                weights=weights,
+                error=error,
+                epochs_run=ran,
+            )
+        )
+    return results
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _build_replicas(spec: Spec, shapes: Shapes, n_rep: int) -> _Replicas:
+    """Build the model once per seed (as a plain Keras build would) and stack its variables."""
+    trainable: list[list[np.ndarray]] = []
+    non_trainable: list[list[np.ndarray]] = []
+    model = None
+    for i in range(n_rep):
+        _set_random_seed(spec.seed + i)
+        m = build_model(spec.model, shapes)
+        trainable.append([np.asarray(v.value) for v in m.trainable_variables])
+        non_trainable.append([np.asarray(v.value) for v in m.non_trainable_variables])
+        if model is None:
+            model = m
+    assert model is not None
+    tr = [np.stack(vs) for vs in zip(*trainable, strict=True)] if trainable[0] else []
+    nt = [np.stack(vs) for vs in zip(*non_trainable, strict=True)] if non_trainable[0] else []
+    # Integer non-trainable state is RNG seed state (dropout): if a builder fixed
+    # the seed, replicas would share their dropout masks; offset them instead.
+    for k, a in enumerate(nt):
+        if n_rep > 1 and np.issubdtype(a.dtype, np.integer) and (a == a[:1]).all():
+            a = a.copy()
+            flat = a.reshape(n_rep, -1)
+            flat[:, 0] += np.arange(n_rep, dtype=a.dtype)
+            nt[k] = flat.reshape(a.shape)
+    where_t = {id(v): k for k, v in enumerate(model.trainable_variables)}
+    where_n = {id(v): k for k, v in enumerate(model.non_trainable_variables)}
+    slots = [
+        ("t", where_t[id(w)]) if id(w) in where_t else ("n", where_n[id(w)]) for w in model.weights
+    ]
+    return _Replicas(model, tr, nt, slots)
+
+
+def _set_random_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed`` without importing TensorFlow.
+
+    Keras' function also seeds TensorFlow, importing it when it is installed
+    (about 2 s, and memory) although a JAX build never reads its seed. What a
+    JAX build does read is set the same way here: Python's and NumPy's
+    generators and Keras' global seed. If those Keras internals move, or
+    TensorFlow is loaded anyway, Keras' own function is used.
+    """
+    import keras
+
+    if "tensorflow" not in sys.modules:
+        try:
+            from keras.src.backend.common import global_state
+            from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+            from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+        except ImportError:
+            pass
+        else:
+            global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
+            global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
+            random.seed(seed)
+            np.random.seed(seed)
+            return
+    keras.utils.set_random_seed(seed)
+
+
+def _optimizer(keras: Any, name: str, learning_rate: float | None) -> Any:
+    try:
+        opt = keras.optimizers.get(name)
+    except (ValueError, TypeError) as e:
+        raise SpecError(f"unknown optimizer {name!r} ({e})", where="train.optimizer") from None
+    if learning_rate is not None:
+        opt = opt.__class__.from_config({**opt.get_config(), "learning_rate": learning_rate})
+    return opt
+
+
+def _loss(keras: Any, name: str) -> Callable[[Any, Any], Any]:
+    try:
+        loss = keras.losses.get(name)
+    except (ValueError, TypeError) as e:
+        raise SpecError(f"unknown loss {name!r} ({e})", where="train.loss") from None
+    if loss is None:
+        raise SpecError(f"unknown loss {name!r}", where="train.loss")
+    if isinstance(loss, keras.losses.Loss):
+        return loss.call  # unreduced: the batch reduction is done here, with weights
+    return loss
+
+
+def _per_sample(values: Any, rows: int) -> Any:
+    """A loss function's unreduced values -> one value per sample (the mean of the rest)."""
+    import jax.numpy as jnp
+
+    if values.ndim == 0:
+        return jnp.broadcast_to(values, (rows,))
+    return jnp.mean(jnp.reshape(values, (rows, -1)), axis=1)
+
+
+def _padded_batches(
+    X: np.ndarray, y: np.ndarray | None, size: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``X`` (and ``y``) padded to whole batches of ``size``: shapes (n_batches, size, ...).
+
+    The weights are 1 for real windows and 0 for the padding (copies of window 0).
+    """
+    n = len(X)
+    n_batches = math.ceil(n / size)
+    pad = n_batches * size - n
+    idx = np.concatenate([np.arange(n), np.zeros(pad, dtype=np.int64)])
+    w = (np.arange(n_batches * size) < n).astype(np.float32).reshape(n_batches, size)
+    Xb = X[idx].astype(np.float32).reshape(n_batches, size, *X.shape[1:])
+    yb = None if y is None else y[idx].astype(np.float32).reshape(n_batches, size, *y.shape[1:])
+    return Xb, yb, w
+
+
+def _key_data(seed: int) -> np.ndarray:
+    """Raw threefry key data for an integer seed (as ``jax.random.PRNGKey(seed)``)."""
+    return np.array([(seed >> 32) & 0xFFFFFFFF, seed & 0xFFFFFFFF], dtype=np.uint32)
