@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from typing import Any
 from lstmctl import __version__
 from lstmctl.errors import Interrupted, RunError
 from lstmctl.spec import Spec, load_spec
+
+log = logging.getLogger("lstmctl")
 
 # progress(repeat_index or -1 for all repeats at once, epochs_done, total_epochs)
 Progress = Callable[[int, int, int], None]
@@ -80,6 +83,15 @@ def run(
         spec = load_spec(spec, overrides or [])
     start = time.perf_counter()
     data = prepare(spec)
+    log.info(
+        "data: %d training, %d validation, %d test windows of %d steps x %d inputs (%s)",
+        len(data.X_train),
+        len(data.X_val),
+        len(data.X_test),
+        data.lookback,
+        data.X_train.shape[2],
+        ", ".join(data.input_names),
+    )
     # The folder is made before any training, so a bad location fails fast.
     run_dir = create_run_dir(runs_dir or spec.runs_dir, spec.name)
     write_atomic(run_dir / "spec.yaml", spec.to_yaml())
@@ -105,6 +117,7 @@ def run(
         write_json(run_dir / "results.json", res.to_json())
 
     save(result(complete=False))
+    log.info("run directory %s; trainer %s", run_dir, trainer_name(spec))
     try:
         for i, fit in enumerate(iter_repeats(spec, data, progress)):
             rows.append(score_repeat(spec, data, i, fit))

@@ -7,6 +7,7 @@ Results go to stdout; errors, logs and progress to stderr. Exit codes: 0 ok,
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -43,11 +44,14 @@ class _State:
 
 def out() -> Console:
     # Built per call so tests that swap sys.stdout (CliRunner) are honoured.
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    # Piped output is not cut to 80 columns: the tables stay whole.
+    width = None if sys.stdout.isatty() else 160
+    return Console(file=sys.stdout, highlight=False, width=width)
 
 
 def err() -> Console:
-    return Console(file=sys.stderr, highlight=False)
+    # One error, one line: never wrapped.
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
 def guarded(fn: Callable[[], T]) -> T:
@@ -82,6 +86,9 @@ def _version(value: bool) -> None:
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log each stage on stderr.")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
@@ -89,6 +96,10 @@ def main_options(
     """Run LSTM experiments from YAML specs, with honest repeated estimates of skill."""
     _State.debug = debug
     _State.quiet = quiet
+    if verbose or debug:
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.INFO, format="lstmctl: %(message)s", force=True
+        )
 
 
 @app.command()
@@ -174,7 +185,7 @@ def list_(
             for name, desc in items.items():
                 print(f'{kind},{name},"{desc}"')
         return
-    console = out()
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
     for kind, items in sections.items():
         console.print(f"[bold]{kind}[/bold]")
         if not items:

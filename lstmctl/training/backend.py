@@ -7,6 +7,7 @@ made per process: ``auto`` trains with the compiled replica trainer on JAX,
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -43,4 +44,7 @@ def use_backend(backend: str) -> str:
     import keras
 
     keras.utils.disable_interactive_logging()
+    # tf.function retracing notes and the like are for framework developers.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
     return keras.backend.backend()
