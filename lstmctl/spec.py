@@ -184,7 +184,7 @@ class EvaluateSpec(_Strict):
     """How skill is estimated: R repeats, metrics in original units, a baseline."""
 
     repeats: PositiveInt = 10
-    metrics: list[Metric] = Field(default_factory=lambda: ["rmse", "mae"])
+    metrics: list[Metric] = Field(default_factory=lambda: list[Metric](["rmse", "mae"]))
     baseline: Literal["persistence", "majority", "none"] = "persistence"
 
     @field_validator("metrics")

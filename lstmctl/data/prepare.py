@@ -94,8 +94,8 @@ def prepare(spec: Spec) -> Prepared:
     original = stages[0]
     actual = original[steps]
     # The last observed value at each origin (missing ones under `mask` carry forward).
-    observed = pd.DataFrame(original).ffill().to_numpy()
-    persistence = np.repeat(observed[test_origins][:, None, :], horizon, axis=1)
+    last_seen = pd.DataFrame(original).ffill().to_numpy()
+    persistence = np.repeat(last_seen[test_origins][:, None, :], horizon, axis=1)
 
     inverse = _Inverse(target_scaler, chain, stages, test_origins, len(targets))
     state: dict[str, Any] = {

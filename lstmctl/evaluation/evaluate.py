@@ -50,7 +50,8 @@ def _error_metrics(spec: Spec) -> list[str]:
 
 def score_repeat(spec: Spec, data: Prepared, index: int, fit: FitResult) -> RepeatScore:
     """Invert one repeat's test predictions to original units and score them."""
-    names = spec.evaluate.metrics
+    names: list[str] = list(spec.evaluate.metrics)
+    scores: dict[str, float]
     if fit.error is not None:
         scores = {m: float("nan") for m in names}
     else:

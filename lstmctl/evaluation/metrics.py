@@ -6,7 +6,7 @@ every element counts once) and returns a float.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def describe() -> dict[str, str]:
     return {name: (fn.__doc__ or "").strip().splitlines()[0] for name, fn in METRICS.items()}
 
 
-def score(names: list[str], actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+def score(names: Sequence[str], actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Every named metric on one set of forecasts."""
     if actual.shape != predicted.shape:
         raise RunError(
