@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -208,6 +209,9 @@ def init(
 
 def main() -> None:
     """Console-script entry point."""
+    # A shell starts background jobs with SIGINT ignored, and Python keeps it
+    # so; `kill -INT` must still stop a run cleanly (finished repeats kept).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app()
 
 
