@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check reproduce clean
+.PHONY: run test lint check reproduce bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ check: lint test
 # Reproductions of published results: slow, never part of `make test`.
 reproduce: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# Side-by-side timings against a plain Keras loop and PyTorch: slow, never in `make test`.
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,115 @@
+"""`make bench`: the same work side by side, in one process run, as ratios.
+
+Each contender runs in its own child process, timed by wall clock, its peak
+memory (RSS) read from the kernel's accounting of that child. The machine is
+shared and noisy, so compare ratios taken in the same run, not absolute
+seconds across runs. Slow baselines run a smaller workload and are scaled up
+linearly; the table says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+LSTMCTL = [PY, "-m", "lstmctl.cli"]
+QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+@dataclass
+class Row:
+    workload: str
+    contender: str
+    seconds: float
+    rss_mb: float
+    note: str = ""
+
+
+def child(cmd: list[str], cwd: Path = ROOT, stdin: str | None = None) -> tuple[float, float, str]:
+    """Run a command; return (wall seconds, peak RSS in MB, stdout)."""
+    env = {**os.environ, **QUIET}
+    env.pop("KERAS_BACKEND", None)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=err,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL, text=True,
+        )
+        if stdin is not None and proc.stdin is not None:
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.read()[-2000:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read()
+
+
+def shampoo(rows: list[Row], runs: Path) -> None:
+    spec = "configs/shampoo.yaml"
+    secs, rss, out = child([*LSTMCTL, "-q", "run", spec, "-f", "json", "--out", str(runs)])
+    rmse = json.loads(out)["metrics"]["rmse"]
+    rows.append(Row("shampoo 30x1000", "lstmctl run (end to end)", secs, rss,
+                    f"RMSE {rmse['mean']:.1f} ± {rmse['std']:.1f}"))
+    secs, rss, out = child([PY, str(HERE / "lstmctl_train.py"), spec])
+    rows.append(Row("shampoo 30x1000", "lstmctl training only", float(out), rss))
+    secs1, rss1, _ = child(
+        [*LSTMCTL, "-q", "run", spec, "-f", "json", "--out", str(runs), "--set",
+         "evaluate.repeats=1"]
+    )
+    rows.append(Row("shampoo 1x1000", "lstmctl run, one repeat", secs1, rss1,
+                    f"memory of 30 repeats / 1: {rss / rss1:.2f}x"))
+    # The reader's loops: one fit of fewer epochs, scaled to 30 x 1000.
+    e = 100
+    t, rss_k, _ = child([PY, str(HERE / "reader_keras.py"), "1", str(e)], cwd=HERE)
+    rows.append(Row("shampoo 30x1000", "hand-written Keras/TF loop", t * 30 * 1000 / e, rss_k,
+                    f"1 fit x {e} epochs ({t:.1f} s), scaled x{30 * 1000 // e}"))
+    e = 1000
+    t, rss_t, _ = child([PY, str(HERE / "reader_torch.py"), "1", str(e)], cwd=HERE)
+    rows.append(Row("shampoo 30x1000", "hand-written PyTorch loop", t * 30, rss_t,
+                    f"1 fit x {e} epochs ({t:.1f} s), scaled x30"))
+
+
+def startup(rows: list[Row]) -> None:
+    best = min(child([*LSTMCTL, "--help"])[0] for _ in range(5))
+    rows.append(Row("start-up", "lstmctl --help (best of 5)", best, 0.0, "target < 0.3 s"))
+
+
+def render(rows: list[Row]) -> None:
+    table = Table(title="lstmctl benchmark (wall seconds; ratio = contender / lstmctl)")
+    for col in ("workload", "contender", "seconds", "x lstmctl", "peak RSS MB", "note"):
+        table.add_column(col, justify="right" if col in {"seconds", "x lstmctl",
+                                                         "peak RSS MB"} else "left")
+    base = {r.workload: r.seconds for r in rows if r.contender.startswith("lstmctl")}
+    for r in rows:
+        ref = base.get(r.workload)
+        ratio = "" if r.contender.startswith("lstmctl") or not ref else f"{r.seconds / ref:.0f}x"
+        table.add_row(r.workload, r.contender, f"{r.seconds:.2f}", ratio,
+                      f"{r.rss_mb:.0f}" if r.rss_mb else "", r.note)
+    Console(width=160).print(table)
+
+
+def main() -> None:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        startup(rows)
+        shampoo(rows, Path(tmp))
+    render(rows)
+
+
+if __name__ == "__main__":
+    main()
