@@ -1,0 +1,458 @@
+"""Model directories: written atomically, verified before anything in them is used.
+
+A model directory (``saved/NAME/``) holds::
+
+    manifest.json     format version, versions, shapes, creation time, sha256 of every file
+    spec.yaml         the resolved spec the model was trained from
+    model.keras       the Keras model (architecture + weights; no optimizer state)
+    preprocess.json   fitted scalers, transforms, categories, the last observations
+    data.csv          the rows it was trained on (what `update` adds new rows to)
+    model.onnx        optional: the same network for onnxruntime (the fast predict path)
+
+It is written under a temporary name beside the target, every file fsynced,
+and renamed into place only when complete, so a crash never leaves half a
+model. Opening one checks the manifest's format version and every file's
+sha256 before a byte of it is used; Keras loads ``model.keras`` in safe mode,
+so no code from a model directory is ever executed.
+
+This module imports neither Keras nor onnxruntime at import time: ``predict``
+reads model directories without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lstmctl import __version__
+from lstmctl.errors import ModelDirError
+
+# Bumped on any change an older lstmctl could not read correctly.
+FORMAT_VERSION = 1
+FORMAT_NAME = "lstmctl-model"
+MANIFEST = "manifest.json"
+REQUIRED = ("spec.yaml", "model.keras", "preprocess.json")
+
+Writer = Callable[[Path], None]
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def check_target(out: str | Path, force: bool = False) -> Path:
+    """The target directory, checked before any training: exists only with ``force``."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise ModelDirError(
+            "expected a new directory, found an existing one (use --force to replace it)",
+            where=str(out),
+        )
+    if out.exists() and not out.is_dir():
+        raise ModelDirError("expected a directory, found a file", where=str(out))
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ModelDirError(f"cannot create the folder: {e.strerror}", where=str(parent)) from None
+    if not os.access(parent, os.W_OK):
+        raise ModelDirError("the folder is not writable", where=str(parent))
+    return out
+
+
+def write_model_dir(
+    out: str | Path,
+    writers: Mapping[str, Writer],
+    manifest: dict[str, Any],
+    force: bool = False,
+) -> Path:
+    """Write a model directory atomically: every file, then the manifest, then rename.
+
+    ``writers`` maps file names to functions that write the file at the path
+    they are given (in a temporary directory); a writer may decide not to
+    write its file (an optional ONNX export that failed). ``manifest`` gets
+    the format, versions, creation time and the sha256 of every file written.
+    If anything fails, the temporary directory is removed and the target is
+    as it was.
+    """
+    out = check_target(out, force)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    try:
+        files: dict[str, dict[str, Any]] = {}
+        for name, write in writers.items():
+            _check_name(name)
+            path = tmp / name
+            write(path)
+            if not path.exists():
+                continue
+            _fsync(path)
+            files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        missing = [n for n in REQUIRED if n not in files]
+        if missing:
+            raise ModelDirError(f"internal: required files not written: {missing}", where=str(out))
+        full = {**header(), **manifest, "files": files}
+        text = json.dumps(full, indent=2, allow_nan=False) + "\n"
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        _fsync(tmp / MANIFEST)
+        _fsync(tmp)
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def header() -> dict[str, Any]:
+    """Format and versions: what a later lstmctl checks before reading a directory."""
+    import platform
+
+    versions = {"lstmctl": __version__, "python": platform.python_version()}
+    for mod in ("keras", "numpy"):
+        if mod in sys.modules:
+            versions[mod] = str(getattr(sys.modules[mod], "__version__", "?"))
+    if "keras" in sys.modules:
+        versions["backend"] = sys.modules["keras"].backend.backend()
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "versions": versions,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    if out.exists():
+        # --force: the old directory is moved aside first, then removed, so the
+        # target name always holds a complete model (old, then new).
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        os.rmdir(old)
+        os.rename(out, old)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        try:
+            os.rename(tmp, out)
+        except OSError as e:  # another process created it meanwhile
+            raise ModelDirError(
+                f"cannot move the new model into place: {e.strerror}", where=str(out)
+            ) from None
+    _fsync(out.parent)
+
+
+def _fsync(path: Path) -> None:
+    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_name(name: str) -> None:
+    # Manifest entries are plain file names: nothing outside the directory is read.
+    if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+        raise ModelDirError(f"expected a plain file name, found {name!r}", where=MANIFEST)
+
+
+def save_keras(model: Any, path: Path) -> None:
+    """``model.save(path)``, without Keras importing TensorFlow to do it.
+
+    Keras' serializer asks whether TensorFlow is importable (to recognise TF
+    shapes and dtypes), which imports it: about 5 s, although a model built on
+    JAX holds no TensorFlow object. On JAX the check is answered "no" for the
+    duration of the save; if those Keras internals move, Keras does as it does.
+    """
+    lazy = None
+    if "tensorflow" not in sys.modules:
+        try:
+            from keras.src.saving import serialization_lib
+
+            lazy = serialization_lib.tf
+            if lazy._available is not None:
+                lazy = None
+        except (ImportError, AttributeError):
+            lazy = None
+    if lazy is not None:
+        lazy._available = False
+    try:
+        model.save(path)
+    finally:
+        if lazy is not None:
+            lazy._available = None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class ModelDir:
+    """A verified model directory: every listed file matched its sha256 when opened."""
+
+    path: Path
+    manifest: dict[str, Any]
+    _bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def files(self) -> list[str]:
+        return list(self.manifest["files"])
+
+    def has(self, name: str) -> bool:
+        return name in self._bytes
+
+    def read_bytes(self, name: str) -> bytes:
+        """A file's verified contents (read once, when the directory was opened)."""
+        if name not in self._bytes:
+            raise ModelDirError(f"expected a file {name}, found none", where=str(self.path))
+        return self._bytes[name]
+
+    def read_json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read_bytes(name))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ModelDirError(f"expected JSON, found unreadable text ({e})", where=name) from None
+
+    @property
+    def preprocess(self) -> dict[str, Any]:
+        data = self.read_json("preprocess.json")
+        if not isinstance(data, dict):
+            raise ModelDirError("expected a JSON object", where=str(self.path / "preprocess.json"))
+        return data
+
+    def spec(self) -> Any:
+        """The saved spec, validated (a :class:`lstmctl.spec.Spec`)."""
+        from lstmctl.spec import parse_yaml, validate_spec
+
+        where = str(self.path / "spec.yaml")
+        raw = parse_yaml(self.read_bytes("spec.yaml").decode("utf-8"), where)
+        return validate_spec(raw, source=where)
+
+    def load_keras(self) -> Any:
+        """The Keras model, loaded in safe mode from the verified bytes."""
+        import keras
+
+        # Loading from a private copy of the bytes that were hashed: the file
+        # cannot be swapped between the check and the load.
+        with tempfile.TemporaryDirectory(prefix="lstmctl-model-") as tmp:
+            path = Path(tmp) / "model.keras"
+            path.write_bytes(self.read_bytes("model.keras"))
+            try:
+                return keras.saving.load_model(path, compile=False, safe_mode=True)
+            except Exception as e:  # Keras raises many kinds for a bad archive
+                raise ModelDirError(
+                    f"expected a Keras model archive, found one Keras cannot load "
+                    f"({type(e).__name__}: {_first_line(e)})",
+                    where=str(self.path / "model.keras"),
+                ) from None
+
+
+def open_model_dir(path: str | Path) -> ModelDir:
+    """Open a model directory, refusing a foreign, newer, incomplete or modified one."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelDirError("model directory not found", where=str(path))
+    if not path.is_dir():
+        raise ModelDirError("expected a model directory, found a file", where=str(path))
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise ModelDirError(
+            f"expected {MANIFEST} (written by `lstmctl finalize`), found none; "
+            "not an lstmctl model directory",
+            where=str(path),
+        )
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelDirError(
+            f"expected JSON, found unreadable text ({e})", where=str(mpath)
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise ModelDirError(
+            f"expected an lstmctl model manifest (format {FORMAT_NAME!r}), found "
+            f"{_format_of(manifest)!r}",
+            where=str(mpath),
+        )
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelDirError(
+            f"expected an integer format_version, found {version!r}", where=str(mpath)
+        )
+    if version > FORMAT_VERSION:
+        wrote = manifest.get("versions", {}).get("lstmctl", "?")
+        raise ModelDirError(
+            f"written by lstmctl {wrote} in model format {version}; this lstmctl "
+            f"({__version__}) reads format {FORMAT_VERSION} and older: upgrade lstmctl",
+            where=str(mpath),
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise ModelDirError("expected a files table, found none", where=str(mpath))
+    for name in REQUIRED:
+        if name not in files:
+            raise ModelDirError(f"expected {name} in the files table, found none", str(mpath))
+    contents: dict[str, bytes] = {}
+    for name, entry in files.items():
+        _check_name(name)
+        fpath = path / name
+        if not fpath.is_file():
+            raise ModelDirError(
+                "expected this file (listed in the manifest), found none: the directory is "
+                "incomplete",
+                where=str(fpath),
+            )
+        data = fpath.read_bytes()
+        want = entry.get("sha256") if isinstance(entry, dict) else None
+        got = hashlib.sha256(data).hexdigest()
+        if got != want:
+            raise ModelDirError(
+                f"modified after it was saved: sha256 {got[:12]}..., the manifest says "
+                f"{str(want)[:12]}...; refusing to use it (re-run `lstmctl finalize`)",
+                where=str(fpath),
+            )
+        contents[name] = data
+    return ModelDir(path=path, manifest=manifest, _bytes=contents)
+
+
+def _format_of(manifest: Any) -> Any:
+    return manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
+# --------------------------------------------------------------------------- ONNX export
+
+
+class ExportFailed(Exception):
+    """The optional ONNX export did not work (the model directory is saved without it)."""
+
+
+def export_onnx(keras_path: Path, onnx_path: Path, timeout: float = 300.0) -> dict[str, Any]:
+    """Export a saved Keras model to ONNX; return what was checked.
+
+    Keras exports ONNX through tf2onnx on the TensorFlow backend. A process
+    already running Keras on another backend (JAX: the fused trainer) cannot
+    switch, so the export then runs in a child process that loads
+    ``model.keras`` on TensorFlow. Either way the exported graph is run once
+    with onnxruntime against the Keras model on random inputs and refused
+    unless they agree.
+    """
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() == "tensorflow":
+        return _export_here(keras_path, onnx_path)
+    from lstmctl.training.backend import quiet_tensorflow
+
+    quiet_tensorflow()
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "lstmctl.artifacts",
+        "export-onnx",
+        str(keras_path),
+        str(onnx_path),
+    ]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ExportFailed(f"the export took more than {timeout:.0f} s") from None
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ExportFailed(tail[:300])
+    result: dict[str, Any] = json.loads(lines[-1])
+    if "error" in result:
+        raise ExportFailed(str(result["error"]))
+    return result
+
+
+# The graph must reproduce the Keras model this closely to be kept (float32 LSTMs
+# agree to about 1e-7; anything near this bound means a different computation).
+ONNX_TOLERANCE = 1e-4
+
+
+def _export_here(keras_path: Path, onnx_path: Path) -> dict[str, Any]:
+    import warnings
+
+    import keras
+    import numpy as np
+
+    try:
+        import onnxruntime as ort
+        import tf2onnx  # noqa: F401  (Keras' ONNX export needs it)
+    except ImportError as e:
+        raise ExportFailed(
+            f"{e.name} is not installed (pip install onnx tf2onnx onnxruntime)"
+        ) from None
+    model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
+    rng = np.random.default_rng(0)
+    shapes = [tuple(2 if d is None else int(d) for d in t.shape) for t in model.inputs]
+    sample = [rng.uniform(-1, 1, s).astype(np.float32) for s in shapes]
+    expected = model.predict(sample if len(sample) > 1 else sample[0], verbose=0)
+    expected = expected if isinstance(expected, list | tuple) else [expected]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.export(str(onnx_path), format="onnx", verbose=False)
+    except Exception as e:  # tf2onnx raises anything for an unsupported op
+        onnx_path.unlink(missing_ok=True)
+        raise ExportFailed(f"{type(e).__name__}: {_first_line(e)}") from None
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feed = {i.name: x for i, x in zip(session.get_inputs(), sample, strict=True)}
+    got = session.run(None, feed)
+    diff = max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) if np.size(a) else 0.0
+        for a, b in zip(got, expected, strict=True)
+    )
+    if not diff <= ONNX_TOLERANCE:
+        onnx_path.unlink(missing_ok=True)
+        raise ExportFailed(f"the ONNX graph differs from the Keras model by {diff:.3g}")
+    import onnx
+
+    return {
+        "opset": int(max(o.version for o in onnx.load(str(onnx_path)).opset_import)),
+        "max_abs_diff": diff,
+        "inputs": [i.name for i in session.get_inputs()],
+        "outputs": [o.name for o in session.get_outputs()],
+    }
+
+
+def _main(argv: list[str]) -> int:
+    # The child process of export_onnx: one JSON line on stdout, the verdict.
+    if len(argv) != 3 or argv[0] != "export-onnx":
+        print("usage: python -m lstmctl.artifacts export-onnx MODEL OUT.onnx", file=sys.stderr)
+        return 2
+    from lstmctl.training.backend import use_backend
+
+    use_backend("tensorflow")
+    try:
+        result = _export_here(Path(argv[1]), Path(argv[2]))
+    except ExportFailed as e:
+        result = {"error": str(e)}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

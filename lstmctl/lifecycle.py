@@ -1,0 +1,627 @@
+"""Lessons 13 and 14: finalize a model on all the data, and keep it current.
+
+``finalize(spec, out)`` fits one model (seed = ``spec.seed``) on every row —
+no test part — and writes a model directory (see :mod:`lstmctl.artifacts`).
+With ``backend: auto`` it trains through the compiled replica trainer with a
+single replica: the same program, optimizer and batching that produced the
+skill estimate of ``lstmctl run``, so the saved model is one more draw from
+the distribution that run measured (and it trains several times faster than
+Keras ``fit`` would). ``backend: tensorflow`` uses Keras ``fit``.
+
+``update(model_dir, new_rows, scheme)`` keeps a saved model current:
+
+* ``fine-tune``: continue training on the windows whose targets are new rows;
+* ``fine-tune-all``: continue training on every window, old and new;
+* ``refit``: fit from scratch on old + new rows with the saved spec.
+
+Fine-tuning keeps the saved preprocessing: the scaler fitted on the original
+rows stays under the network trained with it (new values beyond its range
+map beyond the scaled range; ``refit`` refits it). Fine-tuning starts a fresh
+optimizer (optimizer moments are not saved) and trains through the compiled
+trainer, which can start from given weights and carries a stateful model's
+states explicitly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmctl.artifacts import (
+    ExportFailed,
+    ModelDir,
+    check_target,
+    export_onnx,
+    open_model_dir,
+    save_keras,
+    write_model_dir,
+)
+from lstmctl.data.prepared import Prepared
+from lstmctl.errors import DataError, ModelDirError, RunError, UsageError
+from lstmctl.spec import Spec, load_spec
+
+log = logging.getLogger("lstmctl")
+
+SCHEMES = ("fine-tune", "fine-tune-all", "refit")
+# progress(repeat_index or -1, epochs_done, total_epochs)
+Progress = Callable[[int, int, int], None]
+
+
+@dataclass
+class SavedModel:
+    """What ``finalize`` and ``update`` report."""
+
+    path: Path
+    manifest: dict[str, Any]
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "model": str(self.path),
+            "name": m.get("name"),
+            "arch": m.get("arch"),
+            "trained": m.get("trained"),
+            "onnx": m.get("onnx"),
+            "lineage": m.get("lineage"),
+            "files": sorted(m.get("files", {})),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# --------------------------------------------------------------------------- finalize
+
+
+def finalize(
+    spec: Spec | str | Path,
+    out: str | Path,
+    overrides: list[str] | None = None,
+    force: bool = False,
+    onnx: bool = True,
+    progress: Progress | None = None,
+) -> SavedModel:
+    """Fit one model on all the data and save it as a model directory at ``out``."""
+    if not isinstance(spec, Spec):
+        spec = load_spec(spec, overrides or [])
+    out = check_target(out, force)  # before any training
+    return _finalize(spec, out, force=force, onnx=onnx, progress=progress, lineage=None)
+
+
+def final_spec(spec: Spec) -> Spec:
+    """The spec as finalize trains it: no test part, one repeat, seed = spec.seed."""
+    final = spec.model_copy(deep=True)
+    final.data.split.test = 0  # not a user-visible value: the spec requires a test part
+    es = final.train.early_stopping
+    if es is None or es.monitor != "val_loss":
+        # Validation rows would only be watched, never learned from: train on them.
+        final.data.split.validation = 0
+    final.evaluate.repeats = 1
+    final.evaluate.update = None
+    return final
+
+
+def _finalize(
+    spec: Spec,
+    out: Path,
+    force: bool,
+    onnx: bool,
+    progress: Progress | None,
+    lineage: dict[str, Any] | None,
+    saved_spec: Spec | None = None,
+) -> SavedModel:
+    from lstmctl.data.prepare import prepare
+
+    start = time.perf_counter()
+    if spec.data.path is None:
+        raise UsageError(
+            "finalize saves models of series read from a CSV file (data.path); "
+            f"this spec generates its data (data.problem: {spec.data.problem})",
+            where="data.problem",
+        )
+    final = final_spec(spec)
+    data = prepare(final)
+    log.info("finalize: %d training windows (all the data)", len(data.X_train))
+    fit = _train(final, data, progress=progress)
+    frame, labels = _clean_frame(final)
+    pre_state = _preprocess_state(final, data, frame, labels, states=None)
+    model, states = _model_and_states(final, data, fit.weights, pre_state, frame)
+    pre_state["states"] = states
+    raw = _raw_rows(final)
+    trained = {
+        "trainer": "fused" if final.backend == "auto" else "keras",
+        "spec_backend": final.backend,
+        "seed": fit.seed,
+        "epochs_run": fit.epochs_run,
+        "final_loss": _last(fit.history.get("loss")),
+        "rows": int(data.state.get("rows", {}).get("total", len(frame))),
+        "windows": int(len(data.X_train)),
+        "validation_windows": int(len(data.X_val)),
+    }
+    trained["split"] = {"test": 0, "validation": final.data.split.validation}
+    saved = _save(saved_spec or spec, out, model, pre_state, raw, trained, lineage, force, onnx)
+    return SavedModel(out, saved, time.perf_counter() - start)
+
+
+def _train(
+    spec: Spec,
+    data: Prepared,
+    progress: Progress | None = None,
+    initial: list[np.ndarray] | None = None,
+) -> Any:
+    from lstmctl.training.backend import use_backend
+    from lstmctl.training.fit import fit_repeats
+
+    if initial is not None:
+        # Only the compiled trainer starts from given weights (see the module doc).
+        use_backend("auto")
+        from lstmctl.training.fused import fit_fused
+
+        def all_at_once(done: int, total: int) -> None:
+            if progress is not None:
+                progress(-1, done, total)
+
+        fits = fit_fused(spec, data, progress=all_at_once, initial_weights=[initial])
+    else:
+        fits = fit_repeats(spec, data, progress)
+    fit = fits[0]
+    if fit.error is not None or not fit.weights:
+        raise RunError(f"training failed: {fit.error or 'no weights'}", where="train")
+    return fit
+
+
+def _last(values: list[float] | None) -> float | None:
+    return float(values[-1]) if values else None
+
+
+def _clean_frame(spec: Spec) -> tuple[pd.DataFrame, list[str]]:
+    """The used columns after missing-value handling, with their time labels (as prepare)."""
+    from lstmctl.data.loading import load_csv, numeric_columns
+    from lstmctl.data.missing import MissingValues
+
+    frame, labels = load_csv(spec.data)
+    lab = pd.Series(labels, index=frame.index)
+    filler = MissingValues(
+        spec.data.missing,
+        numeric_columns(spec.data),
+        list(spec.data.categorical),
+        str(spec.data.path),
+    )
+    frame = filler.fit(frame).transform(frame)
+    return frame.reset_index(drop=True), [str(v) for v in lab.loc[frame.index]]
+
+
+def _raw_rows(spec: Spec) -> str:
+    """The used and time columns of the data file, as written (what `update` appends to)."""
+    cols = _file_columns(spec)
+    raw = pd.read_csv(str(spec.data.path), dtype=str, encoding="utf-8-sig")
+    return str(raw[cols].to_csv(index=False, lineterminator="\n"))
+
+
+def _file_columns(spec: Spec) -> list[str]:
+    time_cols = spec.data.time
+    times = [] if time_cols is None else [time_cols] if isinstance(time_cols, str) else time_cols
+    return [*times, *spec.data.target, *spec.data.features]
+
+
+def _time_info(spec: Spec, labels: list[str]) -> dict[str, Any]:
+    """The time columns and, when the labels are dates of a regular frequency, that frequency."""
+    from pandas.tseries.api import guess_datetime_format
+
+    t = spec.data.time
+    cols = [] if t is None else [t] if isinstance(t, str) else list(t)
+    info: dict[str, Any] = {"columns": cols, "freq": None, "format": None}
+    recent = [s for s in labels[-24:] if s]
+    if len(recent) < 3:
+        return info
+    fmt = guess_datetime_format(recent[-1])
+    if fmt is None:
+        return info
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(pd.Series(recent), format=fmt))
+        freq = pd.infer_freq(stamps)
+    except (ValueError, TypeError):
+        return info
+    if freq:
+        info.update(freq=freq, format=fmt)
+    return info
+
+
+def _preprocess_state(
+    spec: Spec,
+    data: Prepared,
+    frame: pd.DataFrame,
+    labels: list[str],
+    states: list[list[list[float]]] | None,
+) -> dict[str, Any]:
+    st = data.state
+    lags = sum(t["lag"] for t in st["transforms"] if t["kind"] == "difference")
+    context = int(st["lookback"]) + int(lags)
+    tail = frame.iloc[-context:]
+    return {
+        "format_version": 1,
+        "time": _time_info(spec, labels),
+        "targets": list(st["targets"]),
+        "features": list(spec.data.features),
+        "categorical": list(spec.data.categorical),
+        "inputs": list(st["inputs"]),
+        "lookback": int(st["lookback"]),
+        "horizon": int(st["horizon"]),
+        "missing": st["missing"],
+        "mask_value": st["mask_value"],
+        "transforms": st["transforms"],
+        "scale": st["scale"],
+        "categories": st["categories"],
+        "rows": len(frame),
+        # The last observations a forecast starts from (in the data's units).
+        "tail": {
+            "labels": labels[-context:],
+            "columns": {c: [_json_value(v) for v in tail[c].tolist()] for c in tail.columns},
+        },
+        "states": states,
+    }
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return None
+    return v if isinstance(v, str) else float(v)
+
+
+def _model_and_states(
+    spec: Spec,
+    data: Prepared,
+    weights: list[np.ndarray],
+    pre_state: dict[str, Any],
+    frame: pd.DataFrame,
+) -> tuple[Any, list[list[list[float]]] | None]:
+    """The saved network (states as explicit inputs) and the states after the training rows."""
+    from lstmctl.models.registry import build_model
+    from lstmctl.predict import Preprocessor
+    from lstmctl.training.keras_fit import shapes_for
+
+    shapes = shapes_for(spec, data, state_mode="explicit")
+    model = build_model(spec.model, shapes)
+    model.set_weights(weights)
+    pre = Preprocessor(pre_state)
+    inputs, _ = pre.inputs(frame.assign(__label__=""))
+    _check_same_inputs(data, inputs, pre)
+    if len(model.inputs) == 1:
+        return model, None
+    # Every window up to the one ending a row before the last: the saved last
+    # window (ending at the last row) is then the first one a forecast feeds.
+    lb = pre.lookback
+    origins = np.arange(pre.context - 1, len(frame) - 1)
+    idx = origins[:, None] + np.arange(-lb + 1, 1)[None, :]
+    X = np.asarray(inputs[idx], dtype=np.float32)
+    X = X[~np.isnan(X).any(axis=(1, 2))]
+    states = replay_states(model, X)
+    return model, [s.tolist() for s in states]
+
+
+def _check_same_inputs(data: Prepared, inputs: np.ndarray, pre: Any) -> None:
+    # The predict path re-implements nothing but must agree with prepare(): the
+    # last training window rebuilt from the saved state must equal prepare's.
+    seen = np.concatenate([data.X_train, data.X_val]) if len(data.X_val) else data.X_train
+    if not len(seen):
+        return
+    last = len(inputs) - 1 - data.horizon
+    window = np.asarray(inputs[last - pre.lookback + 1 : last + 1], dtype=np.float32)
+    if window.shape == seen[-1].shape and not np.allclose(window, seen[-1], atol=1e-6):
+        raise RunError(
+            "internal: the saved preprocessing does not reproduce the training inputs",
+            where="preprocess.json",
+        )
+
+
+def replay_states(model: Any, X: np.ndarray) -> list[np.ndarray]:
+    """The explicit LSTM states after feeding windows ``X`` one at a time from zeros."""
+    import keras
+
+    sizes = [int(t.shape[-1]) for t in model.inputs[1:]]
+    states = [np.zeros((1, n), np.float32) for n in sizes]
+    if not len(X):
+        return states
+    if keras.backend.backend() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        tv = [v.value for v in model.trainable_variables]
+        nv = [v.value for v in model.non_trainable_variables]
+
+        def step(st: list[Any], x: Any) -> tuple[list[Any], None]:
+            out, _ = model.stateless_call(tv, nv, [x[None], *st], training=False)
+            return list(out[1:]), None
+
+        final, _ = jax.jit(lambda s, xs: jax.lax.scan(step, s, xs))(states, jnp.asarray(X))
+        return [np.asarray(s) for s in final]
+    current: list[Any] = states
+    for x in X:
+        out = model([x[None], *current], training=False)
+        current = [np.asarray(keras.ops.convert_to_numpy(o)) for o in out[1:]]
+    return [np.asarray(s) for s in current]
+
+
+def _save(
+    spec: Spec,
+    out: Path,
+    model: Any,
+    pre_state: dict[str, Any],
+    raw_csv: str,
+    trained: dict[str, Any],
+    lineage: dict[str, Any] | None,
+    force: bool,
+    onnx: bool,
+) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
+        "kind": "forecast",
+        "name": spec.name,
+        "arch": spec.model.arch,
+        "stateful": spec.model.stateful,
+        "inputs": [{"name": t.name, "shape": list(t.shape)} for t in model.inputs],
+        "outputs": [{"shape": list(t.shape)} for t in model.outputs],
+        "trained": trained,
+        "lineage": lineage,
+    }
+
+    def keras_file(path: Path) -> None:
+        save_keras(model, path)
+
+    def onnx_file(path: Path) -> None:
+        if not onnx:
+            manifest["onnx"] = {"skipped": "--no-onnx"}
+            return
+        try:
+            manifest["onnx"] = export_onnx(path.parent / "model.keras", path)
+        except ExportFailed as e:
+            log.warning("model.onnx not written: %s (predict will use Keras)", e)
+            manifest["onnx"] = {"skipped": str(e)}
+            path.unlink(missing_ok=True)
+
+    # The spec as the user wrote it (finalize only drops its test part, as
+    # manifest.trained.split says): `update --scheme refit` trains it again.
+    writers = {
+        "spec.yaml": lambda p: p.write_text(spec.to_yaml(), encoding="utf-8"),
+        "preprocess.json": lambda p: p.write_text(
+            json.dumps(pre_state, indent=1, allow_nan=False) + "\n", encoding="utf-8"
+        ),
+        "data.csv": lambda p: p.write_text(raw_csv, encoding="utf-8"),
+        "model.keras": keras_file,
+        "model.onnx": onnx_file,
+    }
+    write_model_dir(out, writers, manifest, force=force)
+    return open_model_dir(out).manifest
+
+
+# --------------------------------------------------------------------------- update
+
+
+def update(
+    model: str | Path,
+    data: str | Path | None = None,
+    scheme: str = "fine-tune",
+    epochs: int | None = None,
+    out: str | Path | None = None,
+    in_place: bool = False,
+    force: bool = False,
+    onnx: bool = True,
+    text: str | None = None,
+    progress: Progress | None = None,
+) -> SavedModel:
+    """Update a saved model with new rows (``data``: a CSV file; or ``text``) under ``scheme``."""
+    start = time.perf_counter()
+    if scheme not in SCHEMES:
+        raise UsageError(f"expected one of {', '.join(SCHEMES)}, found {scheme!r}", "--scheme")
+    if scheme != "refit" and epochs is None:
+        raise UsageError(
+            f"{scheme} continues training: say for how many epochs with --epochs N "
+            "(lesson 13 found 2 enough on Shampoo)",
+            where="--epochs",
+        )
+    if epochs is not None and epochs < 1:
+        raise UsageError(f"expected --epochs >= 1, found {epochs}", where="--epochs")
+    src = Path(model)
+    md = open_model_dir(src)
+    if md.manifest.get("kind", "forecast") != "forecast" or not md.has("data.csv"):
+        raise ModelDirError(
+            "expected a forecasting model saved with its data (data.csv), found none",
+            where=str(src),
+        )
+    if in_place and out is not None:
+        raise UsageError("give --out or --in-place, not both", where="--in-place")
+    if out is None and not in_place:
+        raise UsageError(
+            "say where the updated model goes: --out saved/NEW (the original is kept), "
+            "or --in-place to replace it",
+            where="--out",
+        )
+    target = src if in_place else Path(str(out))
+    if not in_place and target.resolve() == src.resolve():
+        raise UsageError("--out is the model being updated; use --in-place", where="--out")
+    check_target(target, force=force or in_place)
+    spec = md.spec()
+    from lstmctl.training.backend import use_backend
+
+    # Fine-tuning trains on the compiled JAX trainer (the only one that starts
+    # from given weights); refit trains as the saved spec says.
+    use_backend(spec.backend if scheme == "refit" else "auto")
+    old_csv = md.read_bytes("data.csv").decode("utf-8")
+    new_csv = _new_rows_csv(spec, data, text)
+    combined = _append_csv(old_csv, new_csv)
+    lineage = {
+        "scheme": scheme,
+        "epochs": epochs,
+        "parent": {
+            "path": str(src),
+            "created": md.manifest.get("created"),
+            "manifest_sha256": _sha(md),
+        },
+        "new_rows": int(len(pd.read_csv(io.StringIO(new_csv), dtype=str))),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with tempfile.TemporaryDirectory(prefix="lstmctl-update-") as tmp:
+        path = Path(tmp) / "data.csv"
+        path.write_text(combined, encoding="utf-8")
+        spec2 = spec.model_copy(deep=True)
+        spec2.data.path = str(path)
+        if scheme == "refit":
+            saved = _finalize(spec2, target, True, onnx, progress, lineage=lineage, saved_spec=spec)
+            return SavedModel(target, saved.manifest, time.perf_counter() - start)
+        manifest = _fine_tune(
+            md, spec2, scheme, int(epochs or 1), target, onnx, lineage, progress, saved_spec=spec
+        )
+    return SavedModel(target, manifest, time.perf_counter() - start)
+
+
+def _sha(md: ModelDir) -> str:
+    import hashlib
+
+    return hashlib.sha256((md.path / "manifest.json").read_bytes()).hexdigest()
+
+
+def _new_rows_csv(spec: Spec, data: str | Path | None, text: str | None) -> str:
+    if (data is None) == (text is None):
+        raise UsageError("give the new rows with --data FILE (or - for stdin)", where="--data")
+    source = "--data" if data is None or str(data) == "-" else str(data)
+    if text is None:
+        p = Path(str(data))
+        if not p.is_file():
+            raise DataError("data file not found", where=str(p))
+        text = p.read_text(encoding="utf-8-sig")
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        msg = " ".join(str(e).split())
+        raise DataError(f"expected CSV with a header line ({msg})", source) from None
+    cols = _file_columns(spec)
+    absent = [c for c in cols if c not in raw.columns]
+    if absent:
+        raise DataError(
+            f"expected the training columns {', '.join(cols)}, found no {', '.join(absent)}",
+            where=f"{source}: column {absent[0]}",
+        )
+    if raw.empty:
+        raise DataError("expected new rows after the header line, found none", where=source)
+    return str(raw[cols].to_csv(index=False, lineterminator="\n"))
+
+
+def _append_csv(old: str, new: str) -> str:
+    a = pd.read_csv(io.StringIO(old), dtype=str)
+    b = pd.read_csv(io.StringIO(new), dtype=str)
+    return str(pd.concat([a, b], ignore_index=True).to_csv(index=False, lineterminator="\n"))
+
+
+def _fine_tune(
+    md: ModelDir,
+    spec: Spec,
+    scheme: str,
+    epochs: int,
+    target: Path,
+    onnx: bool,
+    lineage: dict[str, Any],
+    progress: Progress | None,
+    saved_spec: Spec,
+) -> dict[str, Any]:
+    from lstmctl.data.windows import Windower
+    from lstmctl.predict import Preprocessor
+
+    old_state = md.preprocess
+    n_old = int(old_state["rows"])
+    pre = Preprocessor(old_state, str(md.path / "preprocess.json"))
+    frame, labels = _clean_frame(spec)
+    inputs, stages = pre.inputs(frame.assign(__label__=""))
+    scaled = pre.target_scaler.transform(stages[-1])
+    windower = Windower(pre.lookback, pre.horizon, allow_missing_inputs=pre.mask_value is not None)
+    X, y, origins = windower.fit().transform(inputs, scaled)
+    if scheme == "fine-tune":
+        # Windows with a new row among their targets: what was not learned from yet.
+        keep = origins + pre.horizon >= n_old
+        X, y = X[keep], y[keep]
+    if not len(X):
+        raise DataError(
+            f"expected at least one complete window with new targets, found none in "
+            f"{len(frame) - n_old} new rows",
+            where="--data",
+        )
+    tune = spec.model_copy(deep=True)
+    tune.train.epochs = epochs
+    tune.evaluate.repeats = 1
+    tune.train.early_stopping = None  # no validation rows to watch here
+    if tune.model.stateful:
+        # A stateful batch must be full: a few new windows make a smaller batch.
+        tune.train.batch_size = min(tune.train.batch_size, len(X))
+    empty_x, empty_y = X[:0], y[:0]
+    data = Prepared(
+        X_train=X,
+        y_train=y,
+        X_val=empty_x,
+        y_val=empty_y,
+        X_test=empty_x,
+        y_test=empty_y,
+        actual_test=np.zeros((0, pre.horizon, len(pre.targets))),
+        persistence_test=np.zeros((0, pre.horizon, len(pre.targets))),
+        inverse=lambda p: np.asarray(p, dtype=np.float64),
+        input_names=list(pre.input_names),
+        target_names=list(pre.targets),
+        test_labels=[],
+        mask_value=pre.mask_value,
+        state={},
+    )
+    saved = md.load_keras()
+    fit = _train(
+        tune, data, progress=progress, initial=[np.asarray(w) for w in saved.get_weights()]
+    )
+    changed = max(
+        float(np.max(np.abs(a - np.asarray(b))))
+        for a, b in zip(fit.weights, saved.get_weights(), strict=True)
+    )
+    log.info(
+        "%s: %d windows, %d epochs, largest weight change %.3g", scheme, len(X), epochs, changed
+    )
+    # The fitted preprocessing is kept as it was; only the last observations,
+    # the states and the row count move on.
+    state = dict(old_state)
+    state["rows"] = len(frame)
+    lags = pre.lags
+    context = pre.lookback + lags
+    tail = frame.iloc[-context:]
+    state["tail"] = {
+        "labels": labels[-context:],
+        "columns": {c: [_json_value(v) for v in tail[c].tolist()] for c in tail.columns},
+    }
+    state["time"] = {**old_state["time"], **_time_info(spec, labels)}
+    from lstmctl.models.registry import build_model
+    from lstmctl.training.keras_fit import shapes_for
+
+    model = build_model(spec.model, shapes_for(spec, data, state_mode="explicit"))
+    model.set_weights(fit.weights)
+    if len(model.inputs) > 1:
+        lb = pre.lookback
+        org = np.arange(pre.context - 1, len(frame) - 1)
+        idx = org[:, None] + np.arange(-lb + 1, 1)[None, :]
+        Xs = np.asarray(inputs[idx], dtype=np.float32)
+        Xs = Xs[~np.isnan(Xs).any(axis=(1, 2))]
+        state["states"] = [s.tolist() for s in replay_states(model, Xs)]
+    trained = {
+        **md.manifest.get("trained", {}),
+        "fine_tuned": {
+            "scheme": scheme,
+            "epochs": epochs,
+            "windows": int(len(X)),
+            "final_loss": _last(fit.history.get("loss")),
+            "max_weight_change": changed,
+            "rows": len(frame),
+        },
+    }
+    # spec.data.path is the combined old + new file here.
+    raw = _raw_rows(spec)
+    return _save(saved_spec, target, model, state, raw, trained, lineage, True, onnx)

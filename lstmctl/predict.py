@@ -1,0 +1,579 @@
+"""Predicting with a saved model: numpy, pandas and onnxruntime, no TensorFlow.
+
+``predict(model_dir, rows=None, horizon=None)`` re-applies the preprocessing
+saved in ``preprocess.json`` (missing values, transforms, scalers, one-hot
+categories: the fitted objects rebuilt with ``from_state``), runs the network
+— ``model.onnx`` through onnxruntime when present, else (or with
+``engine="keras"``) ``model.keras`` through Keras — and inverts scaling and
+differencing back to the data's units.
+
+Two questions a saved model answers:
+
+* **new rows** (``rows``): the rows continue the series the model was trained
+  on (the saved last observations come first, so differencing and the
+  look-back window reach back into them). Every new row is a forecast origin:
+  one forecast of the model's horizon per row, each made from the actual
+  observations up to that row (walk-forward, as evaluation scores it).
+* **K steps ahead** (``horizon=K``): from the last observation (the saved
+  ones, or the end of ``rows``), forecasts are fed back as inputs until K
+  steps are made (recursive multi-step forecasting).
+
+A stateful model starts from the LSTM states saved after its training data
+(they are explicit model inputs and outputs) and carries them from window to
+window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmctl.artifacts import ModelDir, open_model_dir
+from lstmctl.data.missing import MissingValues
+from lstmctl.data.transforms import Scaler, scaler_from_state, transform_from_state
+from lstmctl.errors import DataError, ModelDirError, UsageError
+
+ENGINES = ("auto", "onnx", "keras")
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+class Preprocessor:
+    """A saved model's fitted preprocessing, re-applied to rows in the data's units."""
+
+    def __init__(self, state: dict[str, Any], where: str = "preprocess.json") -> None:
+        try:
+            self.time: list[str] = list(state["time"]["columns"])
+            self.targets: list[str] = list(state["targets"])
+            self.features: list[str] = list(state["features"])
+            self.categorical: list[str] = list(state["categorical"])
+            self.lookback = int(state["lookback"])
+            self.horizon = int(state["horizon"])
+            self.strategy: Any = str(state["missing"]["strategy"])  # checked by MissingValues
+            mask = state.get("mask_value")
+            self.mask_value: float | None = None if mask is None else float(mask)
+            self.chain = [transform_from_state(t, self.targets) for t in state["transforms"]]
+            self.target_scaler: Scaler = scaler_from_state(state["scale"]["targets"])
+            self.feature_scaler: Scaler = scaler_from_state(state["scale"]["features"])
+            self.categories: dict[str, list[str]] = {
+                k: [str(v) for v in vs] for k, vs in dict(state["categories"]).items()
+            }
+            self.input_names: list[str] = list(state["inputs"])
+        except (KeyError, TypeError, ValueError, DataError) as e:
+            raise ModelDirError(
+                f"expected the fitted preprocessing lstmctl writes, found a damaged entry ({e})",
+                where=where,
+            ) from None
+        self.numeric = [*self.targets, *(f for f in self.features if f not in self.categorical)]
+        self.lags = sum(int(getattr(t, "lag", 0)) for t in self.chain)
+
+    @property
+    def context(self) -> int:
+        """Rows one window needs: the look-back plus what differencing reaches back."""
+        return self.lookback + self.lags
+
+    def clean(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Missing values handled as in training (nothing about them is fitted)."""
+        filler = MissingValues(self.strategy, self.numeric, self.categorical, source="--input")
+        return filler.fit(frame).transform(frame) if len(frame) else frame
+
+    def inputs(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Model-space inputs ``(rows, n_inputs)`` and the targets before each transform."""
+        stages = [frame[self.targets].to_numpy(dtype=np.float64)]
+        for tr in self.chain:
+            stages.append(tr.transform(stages[-1]))
+        scaled = self.target_scaler.transform(stages[-1])
+        nums = [f for f in self.numeric if f not in self.targets]
+        feats = self.feature_scaler.transform(frame[nums].to_numpy(dtype=np.float64))
+        out = np.hstack([scaled, feats.reshape(len(frame), -1), self._one_hot(frame)])
+        if self.mask_value is not None:
+            out = np.where(np.isnan(out), self.mask_value, out)
+        return out, stages
+
+    def _one_hot(self, frame: pd.DataFrame) -> np.ndarray:
+        # The numpy twin of data.encoding.OneHot.transform (no scikit-learn to import):
+        # unknown categories are all zeros; missing ones zeros, or NaN under `mask`.
+        blocks = []
+        for col in self.categorical:
+            cats = np.asarray(self.categories[col], dtype=object)
+            values = frame[col]
+            missing = values.isna().to_numpy()
+            text = values.astype(object).where(~missing, "").astype(str).to_numpy(dtype=object)
+            block = (text[:, None] == cats[None, :]).astype(np.float64)
+            block[missing] = np.nan if self.mask_value is not None else 0.0
+            blocks.append(block)
+        return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+
+    def invert(
+        self, pred: np.ndarray, origins: np.ndarray, stages: Sequence[np.ndarray]
+    ) -> np.ndarray:
+        """Model-space forecasts made at ``origins`` -> the data's units (walk-forward)."""
+        z = self.target_scaler.inverse_transform(np.asarray(pred, dtype=np.float64))
+        for k in range(len(self.chain) - 1, -1, -1):
+            z = self.chain[k].inverse_forecast(z, origins, stages[k])
+        return np.asarray(z, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+class Engine:
+    """One network call: a batch of windows (and states) in, forecasts (and states) out."""
+
+    name = "engine"
+    n_states = 0
+    state_sizes: list[int]
+
+    def __call__(self, x: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list]:
+        raise NotImplementedError
+
+
+class OnnxEngine(Engine):
+    """``model.onnx`` through onnxruntime (imports in about 0.1 s)."""
+
+    name = "onnx"
+
+    def __init__(self, model_bytes: bytes) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        # Small networks: threads cost more to start than they save.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            model_bytes, sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.n_states = len(self.inputs) - 1
+        self.state_sizes = [int(i.shape[-1]) for i in self.session.get_inputs()[1:]]
+
+    def __call__(self, x: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list]:
+        feed = {self.inputs[0]: x.astype(np.float32, copy=False)}
+        for name, s in zip(self.inputs[1:], states, strict=True):
+            feed[name] = s.astype(np.float32, copy=False)
+        out = self.session.run(None, feed)
+        return np.asarray(out[0]), [np.asarray(s) for s in out[1:]]
+
+
+class KerasEngine(Engine):
+    """``model.keras`` through Keras (safe mode), on the backend Keras runs here."""
+
+    name = "keras"
+
+    def __init__(self, model_dir: ModelDir) -> None:
+        from lstmctl.training.backend import use_backend
+
+        backend = str(model_dir.manifest.get("trained", {}).get("spec_backend", "auto"))
+        # If Keras already runs on another backend here, that is fine: a saved
+        # model loads on any backend.
+        with contextlib.suppress(Exception):
+            use_backend(backend if backend in ("auto", "tensorflow") else "auto")
+        self.model = model_dir.load_keras()
+        self.n_states = len(self.model.inputs) - 1
+        self.state_sizes = [int(t.shape[-1]) for t in self.model.inputs[1:]]
+
+    def __call__(self, x: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list]:
+        import keras
+
+        inputs = [x.astype(np.float32), *(s.astype(np.float32) for s in states)]
+        out = self.model(inputs, training=False)
+        if self.n_states:
+            arrays = [np.asarray(keras.ops.convert_to_numpy(o)) for o in out]
+            return arrays[0], arrays[1:]
+        return np.asarray(keras.ops.convert_to_numpy(out)), []
+
+
+def make_engine(model_dir: ModelDir, engine: str = "auto") -> Engine:
+    """``auto``: ONNX when the directory has it, else Keras."""
+    if engine not in ENGINES:
+        raise UsageError(f"expected one of {', '.join(ENGINES)}, found {engine!r}", "--engine")
+    if engine == "onnx" and not model_dir.has("model.onnx"):
+        reason = model_dir.manifest.get("onnx", {}).get("skipped") or "not exported"
+        raise ModelDirError(
+            f"expected model.onnx for --engine onnx, found none ({reason}); use --engine keras",
+            where=str(model_dir.path),
+        )
+    if engine in ("auto", "onnx") and model_dir.has("model.onnx"):
+        try:
+            return OnnxEngine(model_dir.read_bytes("model.onnx"))
+        except ImportError:
+            if engine == "onnx":
+                raise UsageError(
+                    "onnxruntime is not installed (pip install onnxruntime)", "--engine"
+                ) from None
+    return KerasEngine(model_dir)
+
+
+# --------------------------------------------------------------------------- reading rows
+
+
+def read_rows(text: str, pre: Preprocessor, source: str = "--input") -> pd.DataFrame:
+    """New rows from CSV text (or JSON lines / a JSON array of objects) with the training columns.
+
+    The frame has the targets and features (numeric as float64, categorical
+    as text) and a ``__label__`` column (the time label, or "" without one).
+    """
+    stripped = text.lstrip()
+    if not stripped:
+        raise DataError("expected rows (CSV with a header, or JSON lines), found nothing", source)
+    if stripped[0] in "[{":
+        raw = _json_rows(stripped, source)
+    else:
+        try:
+            raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            msg = " ".join(str(e).split())
+            raise DataError(
+                f"expected CSV with a header line, found unreadable text ({msg})", source
+            ) from None
+        raw.index = pd.RangeIndex(2, 2 + len(raw))  # CSV line numbers (the header is line 1)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    wanted = [*pre.targets, *pre.features]
+    absent = [c for c in wanted if c not in raw.columns]
+    if absent:
+        raise DataError(
+            f"expected the training columns {', '.join(wanted)}, found no {', '.join(absent)} "
+            f"(columns: {', '.join(map(str, raw.columns)) or 'none'})",
+            where=f"{source}: column {absent[0]}",
+        )
+    frame = pd.DataFrame(index=raw.index)
+    for col in wanted:
+        if col in pre.categorical:
+            frame[col] = raw[col].astype(object).where(raw[col].notna(), np.nan)
+        else:
+            frame[col] = _numbers(raw[col], col, source)
+    times = [c for c in pre.time if c in raw.columns]
+    if times:
+        frame["__label__"] = raw[times].fillna("").astype(str).agg(" ".join, axis=1).str.strip()
+    else:
+        frame["__label__"] = ""
+    return frame.reset_index(drop=True)
+
+
+def _json_rows(text: str, source: str) -> pd.DataFrame:
+    try:
+        if text[0] == "[":
+            records = json.loads(text)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        raise DataError(f"expected JSON objects, found unreadable JSON ({e})", source) from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise DataError("expected one JSON object per row", source)
+    frame = pd.DataFrame.from_records(records)
+    frame.index = pd.RangeIndex(1, 1 + len(frame))  # JSON lines are numbered from 1
+    return (
+        frame.astype(object).where(frame.notna(), None).map(lambda v: None if v is None else str(v))
+    )
+
+
+def _numbers(values: pd.Series, col: str, source: str) -> pd.Series:
+    out = pd.to_numeric(values.astype(str).str.strip(), errors="coerce").astype(np.float64)
+    out[values.isna().to_numpy()] = np.nan
+    bad = out.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        line = bad.index[int(np.argmax(bad.to_numpy()))]
+        raise DataError(
+            f"expected a number, found {values.loc[line]!r}",
+            where=f"{source}: column {col}, line {line}",
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- forecasting
+
+
+@dataclass
+class Forecast:
+    """Rows of forecasts: one per (origin, step), in the data's units."""
+
+    time_name: str
+    targets: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    engine: str = ""
+
+    def columns(self) -> list[str]:
+        return ["origin", "step", self.time_name, *self.targets]
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        pd.DataFrame(self.rows, columns=self.columns()).to_csv(
+            buf, index=False, lineterminator="\n"
+        )
+        return buf.getvalue()
+
+    def json(self) -> str:
+        return json.dumps(self.rows, indent=2, allow_nan=False)
+
+
+class Predictor:
+    """A verified model directory ready to forecast."""
+
+    def __init__(self, model_dir: ModelDir, engine: str = "auto") -> None:
+        self.dir = model_dir
+        kind = model_dir.manifest.get("kind", "forecast")
+        if kind != "forecast":
+            raise ModelDirError(
+                f"expected a forecasting model, found a {kind} model "
+                "(use `lstmctl generate` for generative models)",
+                where=str(model_dir.path),
+            )
+        state = model_dir.preprocess
+        where = str(model_dir.path / "preprocess.json")
+        self.pre = Preprocessor(state, where)
+        try:
+            self.tail = _tail_frame(state["tail"], self.pre)
+            self.tail_labels = [str(v) for v in state["tail"]["labels"]]
+            self.saved_states = [np.asarray(s, dtype=np.float32) for s in state.get("states") or []]
+            self.time_info = dict(state["time"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelDirError(
+                f"expected the saved last observations, found ({e})", where
+            ) from None
+        self.engine = make_engine(model_dir, engine)
+        if self.engine.n_states != len(self.saved_states):
+            raise ModelDirError(
+                f"the network takes {self.engine.n_states} state inputs but "
+                f"{len(self.saved_states)} saved states were found",
+                where=where,
+            )
+
+    # ------------------------------------------------------------------ public
+
+    def predict(
+        self, rows: pd.DataFrame | None = None, horizon: int | None = None, history: bool = True
+    ) -> Forecast:
+        """Forecasts at every new row, or ``horizon`` steps ahead from the last observation."""
+        pre = self.pre
+        if horizon is not None and horizon < 1:
+            raise UsageError(f"expected a horizon >= 1, found {horizon}", where="--horizon")
+        if rows is None and not history:
+            raise UsageError("--no-history needs rows to predict from (--input)", "--no-history")
+        new = rows if rows is not None else self._empty_rows()
+        context = self.tail if history else self._empty_rows()
+        frame = pd.concat([context, new], ignore_index=True)
+        frame = pre.clean(frame)  # `drop` may drop rows: labels travel with the frame
+        first_new = int((frame.index < len(context)).sum())
+        frame = frame.reset_index(drop=True)
+        if rows is not None and len(new) and len(frame) == first_new:
+            raise DataError("expected rows with every used column present, found none", "--input")
+        if len(frame) < pre.context:
+            raise DataError(
+                f"expected at least {pre.context} rows (look-back {pre.lookback}"
+                + (f" + differencing lag {pre.lags}" if pre.lags else "")
+                + f"), found {len(frame)}",
+                where="--input",
+            )
+        fc = Forecast(self._time_name(), list(pre.targets), engine=self.engine.name)
+        states = [s.copy() for s in self.saved_states] if history else self._zero_states()
+        if rows is not None and horizon is None:
+            self._walk_forward(frame, first_new, states, history, fc)
+        else:
+            self._recursive(frame, horizon or pre.horizon, states, history, first_new, fc)
+        return fc
+
+    # ------------------------------------------------------------------ walk-forward
+
+    def _walk_forward(
+        self,
+        frame: pd.DataFrame,
+        first_new: int,
+        states: list[np.ndarray],
+        history: bool,
+        fc: Forecast,
+    ) -> None:
+        pre = self.pre
+        inputs, stages = pre.inputs(frame)
+        first_origin = pre.context - 1
+        wanted = np.arange(max(first_new, first_origin), len(frame))
+        if self.engine.n_states:
+            # The saved states follow the training windows up to the row before the
+            # last saved one: feed every window from the last saved row on.
+            start = (first_new - 1) if history else first_origin
+            feed = np.arange(max(start, first_origin), len(frame))
+            preds, _ = self._stream(inputs, feed, states)
+            keep = np.isin(feed, wanted)
+            pred, origins = preds[keep], feed[keep]
+        else:
+            origins = wanted
+            pred = self._batch(inputs, origins)
+        ok = self._complete(inputs, origins)
+        pred, origins = pred[ok], origins[ok]
+        values = pre.invert(pred, origins, stages)
+        labels = list(frame["__label__"])
+        for i, o in enumerate(origins):
+            for h in range(values.shape[1]):
+                fc.rows.append(self._row(labels, int(o), h + 1, values[i, h]))
+
+    # ------------------------------------------------------------------ recursive
+
+    def _recursive(
+        self,
+        frame: pd.DataFrame,
+        k: int,
+        states: list[np.ndarray],
+        history: bool,
+        first_new: int,
+        fc: Forecast,
+    ) -> None:
+        pre = self.pre
+        extra = [f for f in pre.features]
+        if k > pre.horizon and extra:
+            raise UsageError(
+                f"forecasting {k} steps with a model of horizon {pre.horizon} feeds forecasts "
+                f"back as inputs, but the inputs include features ({', '.join(extra)}) whose "
+                "future values are unknown; use --horizon "
+                f"{pre.horizon} or less, or give the future rows with --input",
+                where="--horizon",
+            )
+        labels = list(frame["__label__"])
+        origin_label = labels[-1]
+        last = len(frame) - 1
+        if self.engine.n_states:
+            # Bring the states up to the last row (the saved ones stop one row before
+            # the saved last window; new rows move them on).
+            start = (first_new - 1) if history else pre.context - 1
+            inputs, _ = pre.inputs(frame)
+            feed = np.arange(max(start, pre.context - 1), last)
+            if len(feed):
+                _, states = self._stream(inputs, feed, states)
+        made: list[np.ndarray] = []
+        while len(made) < k:
+            inputs, stages = pre.inputs(frame)
+            origin = np.array([len(frame) - 1])
+            if self.engine.n_states:
+                pred, states = self._stream(inputs, origin, states)
+            else:
+                pred = self._batch(inputs, origin)
+            if not self._complete(inputs, origin).all():
+                raise DataError(
+                    "expected the last window to be complete, found missing values in it",
+                    where="--input",
+                )
+            values = pre.invert(pred, origin, stages)[0]  # (horizon, n_targets)
+            take = values[: k - len(made)]
+            made.extend(take)
+            if len(made) >= k:
+                break
+            # Fed back: the forecasts become the next observations. The states then
+            # move through the windows ending at all but the last of them.
+            grown = pd.DataFrame({t: take[:, j] for j, t in enumerate(pre.targets)})
+            grown["__label__"] = ""
+            frame = pd.concat([frame, grown], ignore_index=True)
+            if self.engine.n_states and len(take) > 1:
+                inputs, _ = pre.inputs(frame)
+                feed = np.arange(len(frame) - len(take), len(frame) - 1)
+                _, states = self._stream(inputs, feed, states)
+        for h, v in enumerate(made[:k]):
+            fc.rows.append(
+                {
+                    "origin": origin_label,
+                    "step": h + 1,
+                    self._time_name(): self._step_label(labels, last, h + 1),
+                    **{t: float(v[j]) for j, t in enumerate(pre.targets)},
+                }
+            )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _windows(self, inputs: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        lb = self.pre.lookback
+        idx = origins[:, None] + np.arange(-lb + 1, 1)[None, :]
+        return np.asarray(inputs[idx], dtype=np.float32)
+
+    def _complete(self, inputs: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        if len(origins) == 0:
+            return np.zeros(0, dtype=bool)
+        return ~np.isnan(self._windows(inputs, origins)).any(axis=(1, 2))
+
+    def _batch(self, inputs: np.ndarray, origins: np.ndarray) -> np.ndarray:
+        if len(origins) == 0:
+            return np.zeros((0, self.pre.horizon, len(self.pre.targets)), np.float32)
+        x = np.nan_to_num(self._windows(inputs, origins))
+        return self.engine(x, [])[0]
+
+    def _stream(
+        self, inputs: np.ndarray, origins: np.ndarray, states: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed windows one at a time, carrying the states; forecasts for each."""
+        out = []
+        for o in origins:
+            x = np.nan_to_num(self._windows(inputs, np.array([o])))
+            pred, states = self.engine(x, states)
+            out.append(pred[0])
+        shape = (0, self.pre.horizon, len(self.pre.targets))
+        return (np.stack(out) if out else np.zeros(shape, np.float32)), states
+
+    def _zero_states(self) -> list[np.ndarray]:
+        return [np.zeros((1, n), np.float32) for n in self.engine.state_sizes]
+
+    def _empty_rows(self) -> pd.DataFrame:
+        return self.tail.iloc[:0]
+
+    def _time_name(self) -> str:
+        cols = self.pre.time
+        return cols[0] if len(cols) == 1 else "time"
+
+    def _row(self, labels: list[str], origin: int, step: int, values: np.ndarray) -> dict:
+        return {
+            "origin": labels[origin],
+            "step": step,
+            self._time_name(): self._step_label(labels, origin, step),
+            **{t: float(values[j]) for j, t in enumerate(self.pre.targets)},
+        }
+
+    def _step_label(self, labels: list[str], origin: int, step: int) -> str:
+        """The time of ``origin + step``: its row's label, else counted on by the frequency."""
+        at = origin + step
+        if at < len(labels) and labels[at]:
+            return labels[at]
+        return next_label(labels[origin], step, self.time_info)
+
+
+def next_label(label: str, steps: int, time_info: dict[str, Any]) -> str:
+    """``label`` moved on by ``steps`` periods of the training data's frequency ("" if unknown)."""
+    freq, fmt = time_info.get("freq"), time_info.get("format")
+    if not (freq and fmt and label):
+        return ""
+    try:
+        stamp = pd.Timestamp(pd.to_datetime(label, format=fmt))
+        moved = pd.date_range(stamp, periods=steps + 1, freq=freq)[-1]
+    except (ValueError, TypeError):
+        return ""
+    return str(moved.strftime(fmt))
+
+
+def _tail_frame(tail: dict[str, Any], pre: Preprocessor) -> pd.DataFrame:
+    cols = tail["columns"]
+    frame = pd.DataFrame(index=pd.RangeIndex(len(tail["labels"])))
+    for col in [*pre.targets, *pre.features]:
+        values = cols[col]
+        if col in pre.categorical:
+            frame[col] = pd.Series([np.nan if v is None else str(v) for v in values], dtype=object)
+        else:
+            frame[col] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    frame["__label__"] = [str(v) for v in tail["labels"]]
+    return frame
+
+
+def predict(
+    model: str | Any,
+    text: str | None = None,
+    horizon: int | None = None,
+    engine: str = "auto",
+    history: bool = True,
+) -> Forecast:
+    """Load ``model`` (a model directory), read ``text`` (CSV or JSON rows) and forecast."""
+    model_dir = model if isinstance(model, ModelDir) else open_model_dir(model)
+    predictor = Predictor(model_dir, engine)
+    rows = read_rows(text, predictor.pre) if text is not None else None
+    return predictor.predict(rows, horizon=horizon, history=history)

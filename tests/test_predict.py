@@ -1,0 +1,156 @@
+"""Predicting with a saved model: same numbers as the model in memory, clean stdout."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import lifecycle_fixtures as fx
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from lstmctl.artifacts import open_model_dir
+from lstmctl.cli import app
+from lstmctl.data.encoding import OneHot
+from lstmctl.predict import Preprocessor, predict
+
+# The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
+lifecycle_dir = fx.lifecycle_dir
+saved_plain = fx.saved_plain
+saved_stateful = fx.saved_stateful
+
+
+NEW_ROWS = "month,sales\n2004-01,199.5\n2004-02,204.0\n2004-03,201.25\n"
+
+
+def test_round_trip_equals_the_models_own_predictions(saved_plain: Path) -> None:
+    """Predict's preprocessing + inversion against prepare()'s windows and the loaded model."""
+    from lstmctl.data.prepare import prepare
+    from lstmctl.lifecycle import final_spec
+
+    md = open_model_dir(saved_plain)
+    spec = final_spec(md.spec())
+    data = prepare(spec)
+    model = md.load_keras()
+    pred = np.asarray(model.predict(data.X_train, verbose=0))[:, 0, 0]
+    series = pd.read_csv(spec.data.path)["sales"].to_numpy()
+    scale = md.preprocess["scale"]["targets"]["columns"]["sales"]
+    # Window k forecasts row k + 4 (lag 1 + lookback 3) from the actual row before it.
+    origins = np.arange(3, 3 + len(pred))
+    expected = series[origins] + (pred - scale["min"]) / scale["scale"]
+
+    whole = Path(spec.data.path).read_text()
+    fc = predict(md, whole, engine="keras", history=False)
+    got = np.array([r["sales"] for r in fc.rows])
+    assert len(got) == len(expected) + 1  # predict also forecasts past the last row
+    np.testing.assert_allclose(got[:-1], expected, rtol=1e-6)
+    assert fc.rows[0]["origin"] == "2000-04" and fc.rows[0]["month"] == "2000-05"
+
+
+def test_csv_from_a_file_and_json_from_stdin(saved_plain: Path, tmp_path: Path) -> None:
+    rows = tmp_path / "new.csv"
+    rows.write_text(NEW_ROWS)
+    runner = CliRunner()
+    res = runner.invoke(app, ["predict", "--model", str(saved_plain), "--input", str(rows)])
+    assert res.exit_code == 0, res.stderr
+    table = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert [r["origin"] for r in table] == ["2004-01", "2004-02", "2004-03"]
+    assert [r["month"] for r in table] == ["2004-02", "2004-03", "2004-04"]
+    assert all(np.isfinite(float(r["sales"])) for r in table)
+
+    res2 = runner.invoke(
+        app, ["predict", "-m", str(saved_plain), "-i", "-", "--format", "json"], input=NEW_ROWS
+    )
+    assert res2.exit_code == 0, res2.stderr
+    records = json.loads(res2.stdout)  # nothing but the JSON document on stdout
+    assert [r["sales"] for r in records] == [float(r["sales"]) for r in table]
+
+    lines = "\n".join(
+        json.dumps({"month": m, "sales": float(v)})
+        for m, v in (line.split(",") for line in NEW_ROWS.splitlines()[1:])
+    )
+    res3 = runner.invoke(app, ["predict", "-m", str(saved_plain), "-i", "-"], input=lines)
+    assert res3.exit_code == 0, res3.stderr
+    assert res3.stdout == res.stdout
+
+
+def test_recursive_horizon_feeds_forecasts_back(saved_plain: Path) -> None:
+    ahead = predict(saved_plain, horizon=3, engine="keras").rows
+    assert [r["step"] for r in ahead] == [1, 2, 3]
+    assert [r["month"] for r in ahead] == ["2004-01", "2004-02", "2004-03"]
+    assert {r["origin"] for r in ahead} == {"2003-12"}
+    # Step 2 is the one-step forecast once step 1's forecast is observed.
+    fed = f"month,sales\n2004-01,{ahead[0]['sales']!r}\n"
+    again = predict(saved_plain, fed, engine="keras").rows
+    assert again[0]["sales"] == pytest.approx(ahead[1]["sales"], rel=1e-6)
+
+
+def test_stateful_onnx_and_keras_engines_agree(saved_stateful: Path) -> None:
+    md = open_model_dir(saved_stateful)
+    assert md.has("model.onnx")
+    assert [i["name"] for i in md.manifest["inputs"]] == ["window", "lstm_1_h", "lstm_1_c"]
+    assert len(md.preprocess["states"]) == 2  # h and c after the training rows
+    for kwargs in ({"text": NEW_ROWS}, {"horizon": 4}, {"text": NEW_ROWS, "horizon": 2}):
+        a = predict(md, engine="onnx", **kwargs)  # type: ignore[arg-type]
+        b = predict(md, engine="keras", **kwargs)  # type: ignore[arg-type]
+        assert a.engine == "onnx" and b.engine == "keras"
+        va = np.array([r["sales"] for r in a.rows])
+        vb = np.array([r["sales"] for r in b.rows])
+        np.testing.assert_allclose(va, vb, rtol=1e-5)
+
+
+def test_stateful_states_carry_through_new_rows(saved_stateful: Path) -> None:
+    # The walk-forward forecast at the last new row and a one-step forecast from
+    # the end of the same rows are the same computation.
+    walk = predict(saved_stateful, NEW_ROWS, engine="onnx").rows
+    ahead = predict(saved_stateful, NEW_ROWS, horizon=1, engine="onnx").rows
+    assert ahead[0]["sales"] == pytest.approx(walk[-1]["sales"], rel=1e-6)
+    # The saved states are the ones after the training rows, not zeros.
+    states = open_model_dir(saved_stateful).preprocess["states"]
+    assert all(np.abs(np.asarray(s)).max() > 0 for s in states)
+
+
+def test_predict_imports_no_tensorflow_nor_keras(saved_stateful: Path) -> None:
+    code = (
+        "import sys; from lstmctl.predict import predict; "
+        f"f = predict({str(saved_stateful)!r}, horizon=2); "
+        "assert f.engine == 'onnx'; "
+        "bad = [m for m in ('tensorflow', 'keras', 'jax', 'sklearn') if m in sys.modules]; "
+        "assert not bad, bad; print(len(f.rows))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "2"
+
+
+def test_bad_input_is_one_line_exit_2(saved_plain: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["predict", "-m", str(saved_plain), "-i", "-"], input="month,amount\n2004-01,3\n"
+    )
+    assert res.exit_code == 2 and res.stdout == ""
+    assert "column sales" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    res = runner.invoke(
+        app, ["predict", "-m", str(saved_plain), "-i", "-"], input="month,sales\n2004-01,x\n"
+    )
+    assert res.exit_code == 2 and "line 2" in res.stderr
+    res = runner.invoke(app, ["predict", "-m", str(saved_plain), "--engine", "onnx"])
+    assert res.exit_code == 2 and "--engine keras" in res.stderr
+
+
+def test_numpy_one_hot_matches_the_fitted_encoder() -> None:
+    train = pd.DataFrame({"wind": ["NE", "SE", "cv", "NE"]})
+    new = pd.DataFrame({"wind": ["SE", "NW", None, "cv"]})  # unknown and missing values
+    for mask in (False, True):
+        enc = OneHot(["wind"], missing_as_nan=mask).fit(train)
+        pre = Preprocessor.__new__(Preprocessor)
+        pre.categorical = ["wind"]
+        pre.categories = enc.state()
+        pre.mask_value = -1.0 if mask else None
+        np.testing.assert_array_equal(pre._one_hot(new), enc.transform(new))
