@@ -1,0 +1,205 @@
+"""``report.html``: one self-contained page per run, the thing a user sends to a colleague.
+
+Built from the run directory's files alone (results.json, spec.yaml, the
+PNGs, diagnosis.json when ``diagnose`` wrote one), so it can be rebuilt at any
+time; images are embedded as data URIs, so the page travels as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from lstmctl import __version__
+from lstmctl.rundir import write_atomic
+
+REPORT = "report.html"
+
+# Known figures first, in reading order, with what they show.
+CAPTIONS = {
+    "learning-curves.png": (
+        "Learning curves: training (solid) and validation (dashed) loss per epoch of every "
+        "repeat; dots mark each repeat's lowest validation loss."
+    ),
+    "forecast.png": (
+        "Forecast vs actual on the test part, in original units, for the repeat with the "
+        "median score, beside the persistence baseline."
+    ),
+    "scores.png": (
+        "The repeats' scores (box: quartiles; red line: median; triangle: mean; dots: "
+        "every repeat) against the baseline."
+    ),
+}
+
+STYLE = """
+body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2em auto;
+       max-width: 1000px; color: #222; padding: 0 1em; }
+h1 { margin-bottom: 0.2em; } .meta { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.92em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.7em; text-align: right; }
+th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
+.verdict { font-size: 1.2em; font-weight: bold; } .bad { color: #b00020; }
+.good { color: #1b7f3b; } th.text, td.text { text-align: left; }
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(x: Any) -> str:
+    if x is None or x == "":
+        return "-"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return _e(x)
+    if not math.isfinite(v):
+        return "nan"
+    # Scores in original units read best with 3 decimals; small losses need significant digits.
+    return f"{v:.4g}" if abs(v) >= 1e5 or abs(v) < 1 else f"{v:.3f}"
+
+
+def _table(header: list[str], rows: list[list[str]], text: frozenset[str] = frozenset()) -> str:
+    """An HTML table of already-escaped cells; columns named in ``text`` are left-aligned."""
+    left = [' class="text"' if h in text else "" for h in header]
+    head = "".join(f"<th{a}>{_e(h)}</th>" for h, a in zip(header, left, strict=True))
+    body = "".join(
+        "<tr>" + "".join(f"<td{a}>{c}</td>" for c, a in zip(row, left, strict=True)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _summary(results: dict[str, Any]) -> str:
+    baselines: dict[str, dict[str, float]] = results.get("baselines") or {}
+    skill: dict[str, dict[str, float | None]] = results.get("skill") or {}
+    header = ["metric", "mean", "std", "min", "median", "max"]
+    for name in baselines:
+        header += [name, "skill"]
+    rows = []
+    for m, s in (results.get("metrics") or {}).items():
+        row = [_e(m)] + [_num(s.get(c)) for c in ("mean", "std", "min", "median", "max")]
+        for name, base in baselines.items():
+            row.append(_num(base.get(m)))
+            sk = (skill.get(name) or {}).get(m)
+            row.append("-" if sk is None else f"{sk:+.1%}")
+        rows.append(row)
+    return _table(header, rows)
+
+
+def _repeats(results: dict[str, Any]) -> str:
+    per = results.get("per_repeat") or []
+    if not per:
+        return "<p>No repeat finished.</p>"
+    header = list(per[0])
+    rows = [[_num(r.get(h)) if h != "error" else _e(r.get(h, "")) for h in header] for r in per]
+    return _table(header, rows, frozenset({"error"}))
+
+
+def _diagnosis(diag: dict[str, Any]) -> str:
+    verdict = str(diag.get("verdict", ""))
+    cls = "good" if verdict == "good fit" else "bad"
+    parts = [
+        f'<p class="verdict {cls}">{_e(verdict)}</p>',
+        f"<p>{_e(diag.get('reason', ''))}</p>",
+    ]
+    if diag.get("advice"):
+        parts.append(f"<p><em>{_e(diag['advice'])}</em></p>")
+    rows = [
+        [
+            _e(r.get("repeat")),
+            _e(r.get("verdict")),
+            _e(r.get("epochs")),
+            _e(r.get("best_epoch") or "-"),
+            _num(r.get("train_final")),
+            _num(r.get("val_best")),
+            _num(r.get("val_final")),
+            _e(r.get("reason", "")),
+        ]
+        for r in diag.get("repeats", [])
+    ]
+    header = ["repeat", "verdict", "epochs", "best epoch", "train loss", "best val", "final val"]
+    parts.append(_table([*header, "evidence"], rows, frozenset({"verdict", "evidence"})))
+    return "".join(parts)
+
+
+def _figure(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    caption = CAPTIONS.get(path.name, path.stem.replace("-", " "))
+    return (
+        f'<figure><img alt="{_e(path.stem)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
+def render_report(run_dir: Path) -> str:
+    """The HTML text of a run directory's report."""
+    from lstmctl.runs import run_started
+
+    run_dir = Path(run_dir)
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    spec_path = run_dir / "spec.yaml"
+    spec_text = spec_path.read_text(encoding="utf-8") if spec_path.exists() else ""
+    diag_path = run_dir / "diagnosis.json"
+    diag = json.loads(diag_path.read_text(encoding="utf-8")) if diag_path.exists() else None
+    known = [run_dir / name for name in CAPTIONS if (run_dir / name).exists()]
+    extra = sorted(p for p in run_dir.glob("*.png") if p.name not in CAPTIONS)
+
+    name = results.get("name", run_dir.name)
+    started = run_started(run_dir)
+    state = "complete" if results.get("complete") else "incomplete"
+    failed = len(results.get("failed") or [])
+    meta = (
+        f"{_e(results.get('arch', '?'))} · {results.get('repeats', 0)} repeats"
+        f"{f' ({failed} failed)' if failed else ''} · {results.get('test_windows', '?')} "
+        f"test windows · {_e(results.get('trainer', '?'))} trainer · "
+        f"{float(results.get('seconds', 0.0)):.1f} s · {state}"
+        f"{' · ' + started.strftime('%Y-%m-%d %H:%M:%S') if started else ''}"
+    )
+    body = [
+        f"<h1>{_e(name)}</h1>",
+        f'<p class="meta">{meta}<br><code>{_e(run_dir)}</code></p>',
+    ]
+    if diag is not None:
+        body += ["<h2>Diagnosis</h2>", _diagnosis(diag)]
+    body += [
+        "<h2>Summary</h2>",
+        "<p>Scores in the data's original units over the repeats; skill is the improvement "
+        "over the baseline scored on exactly the same test targets.</p>",
+        _summary(results),
+    ]
+    baselines = results.get("baselines") or {}
+    if baselines:
+        items = "".join(
+            f"<li>{_e(b)}: " + ", ".join(f"{_e(m)} {_num(v)}" for m, v in scores.items()) + "</li>"
+            for b, scores in baselines.items()
+        )
+        body += ["<h2>Baselines</h2>", f"<ul>{items}</ul>"]
+    if known or extra:
+        body += ["<h2>Plots</h2>", *(_figure(p) for p in [*known, *extra])]
+    body += ["<h2>Repeats</h2>", _repeats(results)]
+    body += ["<h2>Spec</h2>", f"<pre>{_e(spec_text)}</pre>"]
+    body.append(
+        f'<p class="meta">lstmctl {_e(results.get("lstmctl", __version__))}; '
+        f"report written by lstmctl {_e(__version__)}.</p>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(name)} — lstmctl report</title><style>{STYLE}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write (or rewrite) ``report.html`` in a run directory; returns its path."""
+    path = Path(run_dir) / REPORT
+    write_atomic(path, render_report(Path(run_dir)))
+    return path
