@@ -17,6 +17,8 @@ run: $(STAMP)
 	$(BIN)/lstmctl run configs/shampoo.yaml
 
 test: $(STAMP)
+	@# The shared-study test of `lstmctl tune` needs a PostgreSQL server (Debian's package).
+	-@bash scripts/test-postgres.sh install
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -44,8 +44,13 @@ def child(cmd: list[str], cwd: Path = ROOT, stdin: str | None = None) -> tuple[f
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=out, stderr=err,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL, text=True,
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            text=True,
         )
         if stdin is not None and proc.stdin is not None:
             proc.stdin.write(stdin)
@@ -63,25 +68,63 @@ def shampoo(rows: list[Row], runs: Path) -> None:
     spec = "configs/shampoo.yaml"
     secs, rss, out = child([*LSTMCTL, "-q", "run", spec, "-f", "json", "--out", str(runs)])
     rmse = json.loads(out)["metrics"]["rmse"]
-    rows.append(Row("shampoo 30x1000", "lstmctl run (end to end)", secs, rss,
-                    f"RMSE {rmse['mean']:.1f} ± {rmse['std']:.1f}"))
+    rows.append(
+        Row(
+            "shampoo 30x1000",
+            "lstmctl run (end to end)",
+            secs,
+            rss,
+            f"RMSE {rmse['mean']:.1f} ± {rmse['std']:.1f}",
+        )
+    )
     secs, rss, out = child([PY, str(HERE / "lstmctl_train.py"), spec])
     rows.append(Row("shampoo 30x1000", "lstmctl training only", float(out), rss))
     secs1, rss1, _ = child(
-        [*LSTMCTL, "-q", "run", spec, "-f", "json", "--out", str(runs), "--set",
-         "evaluate.repeats=1"]
+        [
+            *LSTMCTL,
+            "-q",
+            "run",
+            spec,
+            "-f",
+            "json",
+            "--out",
+            str(runs),
+            "--set",
+            "evaluate.repeats=1",
+        ]
     )
-    rows.append(Row("shampoo 1x1000", "lstmctl run, one repeat", secs1, rss1,
-                    f"memory of 30 repeats / 1: {rss / rss1:.2f}x"))
+    rows.append(
+        Row(
+            "shampoo 1x1000",
+            "lstmctl run, one repeat",
+            secs1,
+            rss1,
+            f"memory of 30 repeats / 1: {rss / rss1:.2f}x",
+        )
+    )
     # The reader's loops: one fit of fewer epochs, scaled to 30 x 1000.
     e = 100
     t, rss_k, _ = child([PY, str(HERE / "reader_keras.py"), "1", str(e)], cwd=HERE)
-    rows.append(Row("shampoo 30x1000", "hand-written Keras/TF loop", t * 30 * 1000 / e, rss_k,
-                    f"1 fit x {e} epochs ({t:.1f} s), scaled x{30 * 1000 // e}"))
+    rows.append(
+        Row(
+            "shampoo 30x1000",
+            "hand-written Keras/TF loop",
+            t * 30 * 1000 / e,
+            rss_k,
+            f"1 fit x {e} epochs ({t:.1f} s), scaled x{30 * 1000 // e}",
+        )
+    )
     e = 1000
     t, rss_t, _ = child([PY, str(HERE / "reader_torch.py"), "1", str(e)], cwd=HERE)
-    rows.append(Row("shampoo 30x1000", "hand-written PyTorch loop", t * 30, rss_t,
-                    f"1 fit x {e} epochs ({t:.1f} s), scaled x30"))
+    rows.append(
+        Row(
+            "shampoo 30x1000",
+            "hand-written PyTorch loop",
+            t * 30,
+            rss_t,
+            f"1 fit x {e} epochs ({t:.1f} s), scaled x30",
+        )
+    )
 
 
 def startup(rows: list[Row]) -> None:
@@ -92,14 +135,21 @@ def startup(rows: list[Row]) -> None:
 def render(rows: list[Row]) -> None:
     table = Table(title="lstmctl benchmark (wall seconds; ratio = contender / lstmctl)")
     for col in ("workload", "contender", "seconds", "x lstmctl", "peak RSS MB", "note"):
-        table.add_column(col, justify="right" if col in {"seconds", "x lstmctl",
-                                                         "peak RSS MB"} else "left")
+        table.add_column(
+            col, justify="right" if col in {"seconds", "x lstmctl", "peak RSS MB"} else "left"
+        )
     base = {r.workload: r.seconds for r in rows if r.contender.startswith("lstmctl")}
     for r in rows:
         ref = base.get(r.workload)
         ratio = "" if r.contender.startswith("lstmctl") or not ref else f"{r.seconds / ref:.0f}x"
-        table.add_row(r.workload, r.contender, f"{r.seconds:.2f}", ratio,
-                      f"{r.rss_mb:.0f}" if r.rss_mb else "", r.note)
+        table.add_row(
+            r.workload,
+            r.contender,
+            f"{r.seconds:.2f}",
+            ratio,
+            f"{r.rss_mb:.0f}" if r.rss_mb else "",
+            r.note,
+        )
     Console(width=160).print(table)
 
 

@@ -26,8 +26,11 @@ def main() -> None:
     for r in range(repeats):
         keras.utils.set_random_seed(r)
         model = keras.Sequential(
-            [keras.Input(batch_shape=(4, 1, 1)), keras.layers.LSTM(1, stateful=True),
-             keras.layers.Dense(1)]
+            [
+                keras.Input(batch_shape=(4, 1, 1)),
+                keras.layers.LSTM(1, stateful=True),
+                keras.layers.Dense(1),
+            ]
         )
         model.compile(loss="mean_squared_error", optimizer="adam")
         for _ in range(epochs):

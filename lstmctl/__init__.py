@@ -6,7 +6,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_spec", "run"]
+__all__ = ["__version__", "load_spec", "run", "tune"]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,6 +15,10 @@ def __getattr__(name: str) -> Any:
         from lstmctl.api import run
 
         return run
+    if name == "tune":
+        from lstmctl.api import tune
+
+        return tune
     if name == "load_spec":
         from lstmctl.spec import load_spec
 

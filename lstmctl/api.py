@@ -36,6 +36,13 @@ class RunResult:
     complete: bool
     n_test: int
     target_names: list[str] = field(default_factory=list)
+    # Learning curves and test forecasts of each repeat (report.outputs.RunOutputs);
+    # its ``plots`` lists the PNGs written into the run directory.
+    outputs: Any = None
+    # Lesson 13's update experiment (evaluation.updating.UpdateComparison), when asked for.
+    updating: Any = None
+    # Text sampled from the best repeat of a generative text run (lstmctl.generation).
+    samples: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Any]:
@@ -60,6 +67,8 @@ class RunResult:
             "run_dir": str(self.run_dir),
             "seconds": round(self.seconds, 3),
             "lstmctl": __version__,
+            **({"update": self.updating.to_json()} if self.updating is not None else {}),
+            **({"samples": self.samples} if self.samples else {}),
         }
 
 
@@ -76,11 +85,15 @@ def run(
         score_repeat,
         summarize_repeats,
     )
+    from lstmctl.generation import RunSamples
+    from lstmctl.report.outputs import RunOutputs
     from lstmctl.rundir import create_run_dir, csv_text, write_atomic, write_json
+    from lstmctl.tracking import require_mlflow, track_run
     from lstmctl.training.fit import iter_repeats, trainer_name
 
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides or [])
+    require_mlflow(spec)  # before any training: a missing extra fails fast
     start = time.perf_counter()
     data = prepare(spec)
     log.info(
@@ -97,6 +110,9 @@ def run(
     write_atomic(run_dir / "spec.yaml", spec.to_yaml())
     baselines = baseline_scores(spec, data)
     rows: list[Any] = []
+    outputs = RunOutputs(spec, data)
+    samples = RunSamples.for_run(spec, data)  # text runs: generate from the best repeat
+    fits: list[Any] = []  # kept only for evaluate.update, which continues from them
 
     def result(complete: bool) -> RunResult:
         return RunResult(
@@ -110,6 +126,7 @@ def run(
             complete=complete,
             n_test=len(data.X_test),
             target_names=list(data.target_names),
+            outputs=outputs,
         )
 
     def save(res: RunResult) -> None:
@@ -121,6 +138,11 @@ def run(
     try:
         for i, fit in enumerate(iter_repeats(spec, data, progress)):
             rows.append(score_repeat(spec, data, i, fit))
+            outputs.add(rows[-1], fit)
+            if samples is not None:
+                samples.add(rows[-1], fit)
+            if spec.evaluate.update is not None:
+                fits.append(fit)
             if progress is not None and trainer_name(spec) == "keras":
                 progress(i, spec.train.epochs, spec.train.epochs)  # early stopping ends sooner
             write_json(run_dir / "history" / f"repeat-{i + 1:02d}.json", fit.history)
@@ -139,4 +161,62 @@ def run(
         raise RunError(
             f"every repeat failed (first: {res.failed[0].error}); see {run_dir}", where="run"
         )
+    if spec.evaluate.update is not None:
+        from lstmctl.evaluation.updating import evaluate_updates
+
+        log.info("update experiment: schemes %s", ", ".join(spec.evaluate.update.schemes))
+        res.updating = evaluate_updates(spec, data, fits)
+        save(res)
+    if samples is not None:
+        res.samples = samples.write(run_dir)  # samples.txt
+        save(res)
+    outputs.write(res)  # forecasts.csv, the plots and report.html
+    track_run(res)  # MLflow, when the spec asks for it
     return res
+
+
+def tune(
+    spec: Spec | str | Path | None = None,
+    overrides: list[str] | None = None,
+    *,
+    resume: str | Path | None = None,
+    storage: str | None = None,
+    study: str | None = None,
+    workers: int = 1,
+    runs_dir: str | Path | None = None,
+    plot: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Any:
+    """Search the spec's ``tune.space``; every trial is scored over repeats (a TuneResult).
+
+    ``resume`` continues the study of a tune run directory; ``storage`` (a
+    database URL) and ``study`` let many workers share one study.
+    """
+    from lstmctl.errors import UsageError
+    from lstmctl.tuning.storage import fingerprint
+    from lstmctl.tuning.study import read_run_dir, run_study
+
+    given = spec if isinstance(spec, Spec) or spec is None else load_spec(spec, overrides or [])
+    meta = None
+    if resume is not None:
+        saved, meta = read_run_dir(Path(resume), overrides or [])
+        if given is not None and fingerprint(given) != fingerprint(saved):
+            raise UsageError(
+                f"the spec differs from the study's ({Path(resume) / 'spec.yaml'}); "
+                "resume without SPEC, or start a new study",
+                where="--resume",
+            )
+        given = saved
+    if given is None:
+        raise UsageError("give a SPEC, or --resume RUN_DIR", where="tune")
+    return run_study(
+        given,
+        resume=None if resume is None else Path(resume),
+        meta=meta,
+        storage=storage,
+        study=study,
+        workers=workers,
+        runs_dir=runs_dir,
+        plot=None if plot is None else Path(plot),
+        progress=progress,
+    )

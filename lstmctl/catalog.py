@@ -9,6 +9,7 @@ SECTIONS = ("architectures", "problems", "metrics", "transforms", "scalers", "mi
 
 def catalog(what: str | None = None) -> dict[str, dict[str, str]]:
     """Names and one-line descriptions, by section (all sections, or the one named)."""
+    from lstmctl.data.problems import problems
     from lstmctl.evaluation.metrics import describe
     from lstmctl.models.registry import architectures
 
@@ -16,8 +17,7 @@ def catalog(what: str | None = None) -> dict[str, dict[str, str]]:
         raise UsageError(f"expected one of {', '.join(SECTIONS)}, found {what!r}", where="list")
     sections = {
         "architectures": architectures(),
-        # Generated problems (the lessons' data generators) register here.
-        "problems": {},
+        "problems": problems(),
         "metrics": describe(),
         "transforms": {
             "difference": "subtract the value `lag` steps earlier (undone walk-forward)",

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lstmctl import __version__
 from lstmctl.errors import LstmctlError
@@ -62,7 +63,8 @@ def guarded(fn: Callable[[], T]) -> T:
     except LstmctlError as e:
         if _State.debug:
             raise
-        err().print(f"[bold red]lstmctl: error:[/] {e}", markup=True, highlight=False)
+        # Escaped: messages quote user input and names like lstmctl[mlflow], not markup.
+        err().print(f"[bold red]lstmctl: error:[/] {escape(str(e))}", markup=True, highlight=False)
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         err().print("lstmctl: interrupted")
@@ -111,18 +113,75 @@ def run(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder for run directories (default: runs/).")
     ] = None,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="Print the paths of the run's plots on stderr.")
+    ] = False,
+    mlflow: Annotated[
+        bool,
+        typer.Option("--mlflow", help="Log to MLflow (tracking.mlflow, default mlruns/)."),
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="backend tensorflow: worker processes."),
+    ] = None,
 ) -> None:
     """Fit the spec's repeats and print their skill beside the baseline."""
     from lstmctl.api import run as run_spec
     from lstmctl.report.progress import repeat_progress
     from lstmctl.spec import load_spec
+    from lstmctl.tracking import with_mlflow
 
     def go() -> Any:
-        s = load_spec(spec, set_ or [])
+        s = load_spec(spec, [*(set_ or []), *([f"train.jobs={jobs}"] if jobs else [])])
+        if mlflow:
+            s = with_mlflow(s)
+        if s.compare:  # variants side by side (lstmctl.compare)
+            from lstmctl.compare import run_compare
+
+            return run_compare(
+                s,
+                out_dir,
+                lambda v: repeat_progress(v.evaluate.repeats, v.train.epochs, _State.quiet),
+            )
         with repeat_progress(s.evaluate.repeats, s.train.epochs, _State.quiet) as progress:
             return run_spec(s, runs_dir=out_dir, progress=progress)
 
-    _render_run(guarded(go), fmt)
+    result = guarded(go)
+    if hasattr(result, "variants"):
+        _render_compare(result, fmt)
+        return
+    _render_run(result, fmt)
+    if result.samples and fmt is Format.table and not _State.quiet:
+        _print_samples(result.samples)
+    if plot:
+        _print_plots(result)
+
+
+def _print_samples(samples: list[dict[str, Any]]) -> None:
+    # Generated text is a sample for the eye, not a result to parse: stderr.
+    first = samples[0]
+    err().print(f"samples from repeat {first['repeat']} (all in samples.txt):", markup=False)
+    for s in [s for s in samples if s["prompt"] == first["prompt"]]:
+        err().print(f"  T={s['temperature']}: [{s['prompt']}]{s['text']}", markup=False)
+
+
+def _print_plots(result: Any) -> None:
+    for path in result.outputs.plots:
+        err().print(f"plot: {path}", markup=False)
+    err().print(f"report: {result.run_dir / 'report.html'}", markup=False)
+
+
+def _render_compare(result: Any, fmt: Format) -> None:
+    from lstmctl.report.compare import compare_rows, render_compare
+
+    if fmt is Format.json:
+        print(json.dumps(result.to_json(), indent=2))
+    elif fmt is Format.csv:
+        from lstmctl.rundir import csv_text
+
+        sys.stdout.write(csv_text(compare_rows(result.to_json())))
+    else:
+        render_compare(result, out())
 
 
 def _render_run(result: Any, fmt: Format) -> None:
@@ -136,6 +195,10 @@ def _render_run(result: Any, fmt: Format) -> None:
         from lstmctl.report.table import render_run
 
         render_run(result, out())
+        if getattr(result, "updating", None) is not None:
+            from lstmctl.report.updating_view import render_updating
+
+            render_updating(result.updating, out())
 
 
 @app.command()
@@ -149,6 +212,12 @@ def validate(spec: SpecArg, set_: SetOpt = None) -> None:
         s = load_spec(spec, set_ or [])
         get_builder(s.model.arch)
         prepare(s)
+        if s.compare:  # each variant too: its overrides, architecture and data
+            from lstmctl.compare import variants
+
+            for v in variants(s):
+                get_builder(v.spec.model.arch)
+                prepare(v.spec)
 
     guarded(go)
     err().print(f"{spec}: ok")
@@ -205,6 +274,379 @@ def init(
     from lstmctl.starter import starter_spec
 
     sys.stdout.write(guarded(lambda: starter_spec(arch)))
+
+
+@app.command()
+def diagnose(
+    spec: SpecArg,
+    set_: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+    repeats: Annotated[
+        int | None,
+        typer.Option("--repeats", "-r", help="Repeats to fit (default: the spec's, at most 5)."),
+    ] = None,
+    validation: Annotated[
+        float | None,
+        typer.Option(
+            "--validation",
+            help="Validation split: a fraction or a number of rows (default: the spec's, "
+            "else 0.2).",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for run directories (default: runs/).")
+    ] = None,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="Print the paths of the run's plots on stderr.")
+    ] = False,
+) -> None:
+    """Plot train and validation loss per epoch and judge: under-fit, good fit or over-fit."""
+    from lstmctl.diagnose import diagnose as run_diagnose
+    from lstmctl.diagnose import diagnosis_repeats
+    from lstmctl.report.progress import repeat_progress
+    from lstmctl.spec import load_spec
+
+    def go() -> Any:
+        s = load_spec(spec, set_ or [])
+        n = diagnosis_repeats(s, repeats)
+        with repeat_progress(n, s.train.epochs, _State.quiet) as progress:
+            return run_diagnose(
+                s, runs_dir=out_dir, repeats=repeats, validation=validation, progress=progress
+            )
+
+    diag = guarded(go)
+    if fmt is Format.json:
+        print(json.dumps(diag.to_json(), indent=2))
+    elif fmt is Format.csv:
+        from lstmctl.rundir import csv_text
+
+        sys.stdout.write(csv_text(diag.rows()))
+    else:
+        from lstmctl.report.diagnosis_view import render_diagnosis
+
+        render_diagnosis(diag, out())
+    if plot:
+        _print_plots(diag.result)
+
+
+runs_app = typer.Typer(
+    help="List, show and compare past runs (the run directories).", no_args_is_help=True
+)
+app.add_typer(runs_app, name="runs")
+
+RunsDirOpt = Annotated[Path, typer.Option("--dir", "-d", help="The folder of run directories.")]
+RunArg = Annotated[
+    str,
+    typer.Argument(
+        help="A run directory, its folder name, or a spec name (its latest run).",
+        show_default=False,
+    ),
+]
+
+
+@runs_app.command("list")
+def runs_list(
+    name: Annotated[str | None, typer.Argument(help="Only the runs of this spec name.")] = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    fmt: FormatOpt = Format.table,
+    metric: Annotated[
+        str | None,
+        typer.Option("--metric", "-m", help="Metric to show (default: each run's first)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Newest N runs only.")] = None,
+) -> None:
+    """List past runs, newest first: name, date, arch, metric mean ± std, duration, state."""
+    from lstmctl.runs import find_runs
+
+    records = guarded(lambda: find_runs(runs_dir, name))[: limit if limit else None]
+    rows = [r.row(metric) for r in records]
+    if fmt is Format.json:
+        print(json.dumps(rows, indent=2))
+    elif fmt is Format.csv:
+        from lstmctl.rundir import csv_text
+
+        sys.stdout.write(csv_text(rows))
+    elif not records:
+        err().print(f"no runs in {runs_dir}", markup=False)
+    else:
+        from lstmctl.report.runs_view import render_list
+
+        render_list(records, out(), metric)
+
+
+@runs_app.command("show")
+def runs_show(
+    run: RunArg, runs_dir: RunsDirOpt = Path("runs"), fmt: FormatOpt = Format.table
+) -> None:
+    """Show one past run: its summary beside the baselines, its repeats and its files."""
+    from lstmctl.runs import load_run, resolve_run
+
+    rec = guarded(lambda: load_run(resolve_run(run, runs_dir)))
+    if fmt is Format.json:
+        print(json.dumps(rec.to_json(), indent=2))
+    elif fmt is Format.csv:
+        from lstmctl.rundir import csv_text
+
+        sys.stdout.write(csv_text(rec.results.get("per_repeat") or []))
+    else:
+        from lstmctl.report.runs_view import render_show
+
+        render_show(rec, out())
+
+
+@runs_app.command("compare")
+def runs_compare(
+    run_a: RunArg,
+    run_b: RunArg,
+    runs_dir: RunsDirOpt = Path("runs"),
+    fmt: FormatOpt = Format.table,
+    test: Annotated[
+        str, typer.Option("--test", help="welch (Welch's t-test) or mannwhitney (Mann-Whitney U).")
+    ] = "welch",
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write box plots of both runs' scores (PNG).")
+    ] = None,
+) -> None:
+    """Compare two runs metric by metric: the difference and whether it is significant."""
+    from lstmctl.runs import compare_runs, load_run, plot_comparison, resolve_run
+
+    def go() -> Any:
+        a = load_run(resolve_run(run_a, runs_dir))
+        b = load_run(resolve_run(run_b, runs_dir))
+        return compare_runs(a, b, alpha=alpha, test=test)
+
+    cmp = guarded(go)
+    if fmt is Format.json:
+        print(json.dumps(cmp.to_json(), indent=2))
+    elif fmt is Format.csv:
+        from lstmctl.rundir import csv_text
+
+        sys.stdout.write(csv_text(cmp.rows()))
+    else:
+        from lstmctl.report.runs_view import render_compare
+
+        render_compare(cmp, out())
+    if plot is not None:
+        err().print(f"plot: {plot_comparison(cmp, plot)}", markup=False)
+
+
+ModelOpt = Annotated[
+    Path, typer.Option("--model", "-m", help="A model directory (from `lstmctl finalize`).")
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing model directory.")]
+NoOnnxOpt = Annotated[
+    bool, typer.Option("--no-onnx", help="Do not export model.onnx (the fast predict path).")
+]
+
+
+@app.command()
+def finalize(
+    spec: SpecArg,
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="The model directory to write (saved/NAME).")
+    ],
+    set_: SetOpt = None,
+    force: ForceOpt = False,
+    no_onnx: NoOnnxOpt = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Fit one model on all the data (seed = spec.seed) and save a model directory."""
+    from lstmctl.lifecycle import finalize as finalize_spec
+    from lstmctl.report.progress import repeat_progress
+    from lstmctl.spec import load_spec
+
+    def go() -> Any:
+        s = load_spec(spec, set_ or [])
+        with repeat_progress(1, s.train.epochs, _State.quiet) as progress:
+            return finalize_spec(s, out_dir, force=force, onnx=not no_onnx, progress=progress)
+
+    _render_saved(guarded(go), fmt)
+
+
+def _render_saved(saved: Any, fmt: Format) -> None:
+    from lstmctl.report.saved_view import saved_lines
+
+    if fmt is Format.json:
+        print(json.dumps(saved.to_json(), indent=2))
+    else:
+        sys.stdout.write(saved_lines(saved))
+
+
+@app.command()
+def predict(
+    model: ModelOpt,
+    input_: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="New rows (CSV or JSON lines with the training columns); - reads stdin.",
+        ),
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option("--horizon", "-k", help="Forecast K steps ahead, feeding forecasts back."),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="auto (model.onnx when saved), onnx or keras.")
+    ] = "auto",
+    no_history: Annotated[
+        bool,
+        typer.Option(
+            "--no-history", help="The input carries its own history: do not prepend the saved rows."
+        ),
+    ] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="csv, json or table.")] = Format.csv,
+) -> None:
+    """Forecast with a saved model: at every new row, or K steps ahead; CSV on stdout."""
+    from lstmctl.predict import predict as predict_rows
+
+    def go() -> Any:
+        text = None
+        if input_ == "-":
+            text = sys.stdin.read()
+        elif input_ is not None:
+            from lstmctl.errors import DataError
+
+            p = Path(input_)
+            if not p.is_file():
+                raise DataError("input file not found", where=str(p))
+            text = p.read_text(encoding="utf-8-sig")
+        return predict_rows(model, text, horizon=horizon, engine=engine, history=not no_history)
+
+    fc = guarded(go)
+    if fmt is Format.json:
+        print(fc.json())
+    elif fmt is Format.table:
+        from rich.table import Table
+
+        table = Table()
+        for c in fc.columns():
+            table.add_column(c, justify="right")
+        for row in fc.rows:
+            table.add_row(*(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row.values()))
+        out().print(table)
+    else:
+        sys.stdout.write(fc.csv())
+
+
+@app.command()
+def update(
+    model: ModelOpt,
+    data: Annotated[
+        str,
+        typer.Option("--data", "-d", help="The new rows: a CSV with the training columns, or -."),
+    ],
+    scheme: Annotated[
+        str, typer.Option("--scheme", help="fine-tune, fine-tune-all or refit.")
+    ] = "fine-tune",
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", "-e", help="Epochs of continued training.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Where the updated model goes.")
+    ] = None,
+    in_place: Annotated[
+        bool, typer.Option("--in-place", help="Replace the model directory itself.")
+    ] = False,
+    force: ForceOpt = False,
+    no_onnx: NoOnnxOpt = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Keep a saved model current with new observations (lesson 13's update schemes)."""
+    from lstmctl.lifecycle import update as update_model
+    from lstmctl.report.progress import repeat_progress
+
+    def go() -> Any:
+        text = sys.stdin.read() if data == "-" else None
+        with repeat_progress(1, epochs or 1, _State.quiet) as progress:
+            return update_model(
+                model,
+                None if text is not None else data,
+                scheme=scheme,
+                epochs=epochs,
+                out=out_dir,
+                in_place=in_place,
+                force=force,
+                onnx=not no_onnx,
+                text=text,
+                progress=progress,
+            )
+
+    _render_saved(guarded(go), fmt)
+
+
+@app.command()
+def tune(
+    spec: Annotated[
+        Path | None,
+        typer.Argument(help="The YAML spec, with a tune section.", show_default=False),
+    ] = None,
+    set_: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for run directories (default: runs/).")
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the study of this tune run directory."),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="Database URL of a shared study (postgresql://...); default: SQLite in the "
+            "run directory.",
+        ),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="Study name in the storage (default: the spec's).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", help="Local worker processes on the same study.")
+    ] = 1,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also write the box plot of the repeats here (PNG)."),
+    ] = None,
+) -> None:
+    """Search hyperparameters; every trial is scored over repeats. Prints trials and best spec."""
+    from lstmctl.api import tune as tune_spec
+
+    def progress(line: str) -> None:
+        err().print(line, markup=False)
+
+    show = not _State.quiet and sys.stderr.isatty()
+
+    def go() -> Any:
+        return tune_spec(
+            spec,
+            set_ or [],
+            resume=resume,
+            storage=storage,
+            study=study,
+            workers=workers,
+            runs_dir=out_dir,
+            plot=plot,
+            progress=progress if show else None,
+        )
+
+    result = guarded(go)
+    for note in result.notes:
+        err().print(f"lstmctl: {note}", markup=False)
+    if fmt is Format.json:
+        print(json.dumps(result.to_json(), indent=2))
+    elif fmt is Format.csv:
+        from lstmctl.rundir import csv_text
+
+        sys.stdout.write(csv_text(result.csv_rows()))
+    else:
+        from lstmctl.tuning.report import render_tune
+
+        render_tune(result, out())
+    if plot is not None:
+        err().print(f"plot: {plot}", markup=False)
 
 
 def main() -> None:

@@ -40,6 +40,12 @@ class DataError(LstmctlError):
     exit_code = 2
 
 
+class ModelDirError(LstmctlError):
+    """A model directory is missing, damaged, modified or from a newer lstmctl."""
+
+    exit_code = 2
+
+
 class RunError(LstmctlError):
     """A run failed after its inputs were accepted (training diverged, ...)."""
 

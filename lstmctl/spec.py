@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from lstmctl.errors import SpecError
+from lstmctl.tuning.config import TuneSpec
 
 
 class _Strict(BaseModel):
@@ -154,6 +155,22 @@ class ModelSpec(_Strict):
     activation: str = "tanh"
     output_activation: str = "linear"
     stateful: bool = False
+    # Options of the architecture suite; each architecture reads the ones it needs.
+    # encoder_decoder, attention: decoder LSTM sizes (default: the encoder's last size).
+    decoder_units: PositiveInt | list[PositiveInt] | None = None
+    # cnn_lstm: the convolutional front applied to every time step.
+    filters: PositiveInt = 32
+    kernel_size: PositiveInt = 3
+    pool_size: PositiveInt = 2
+    # cnn_lstm on a plain series: cut the window into this many subsequences.
+    subsequences: PositiveInt | None = None
+    # bidirectional: which way the LSTM reads, and how both directions are merged.
+    direction: Literal["forward", "backward", "both"] = "both"
+    merge_mode: Literal["concat", "sum", "mul", "ave"] = "concat"
+    # attention: dot-product (Luong) or additive (Bahdanau) scores.
+    attention: Literal["dot", "additive"] = "dot"
+    # generative: size of a learned token embedding (none: one-hot tokens straight in).
+    embedding: PositiveInt | None = None
 
 
 class EarlyStoppingSpec(_Strict):
@@ -175,9 +192,37 @@ class TrainSpec(_Strict):
     loss: str = "mse"
     shuffle: bool | None = None
     early_stopping: EarlyStoppingSpec | None = None
+    # backend tensorflow: fit the repeats in this many worker processes
+    # (the compiled JAX trainer fits them all at once and ignores it).
+    jobs: PositiveInt = 1
 
 
-Metric = Literal["rmse", "mae", "mape", "accuracy"]
+Metric = Literal["rmse", "mae", "mape", "accuracy", "sequence_accuracy"]
+
+
+UpdateScheme = Literal["none", "fine-tune", "fine-tune-all", "refit"]
+
+
+class UpdateSpec(_Strict):
+    """Lesson 13: walk forward over the test part, updating each model after every step.
+
+    ``none`` keeps the fitted model; ``fine-tune`` continues training on the
+    newly observed window only, ``fine-tune-all`` on everything seen so far,
+    each for ``epochs`` epochs; ``refit`` fits from scratch on everything seen
+    (the spec's train settings).
+    """
+
+    schemes: list[UpdateScheme] = Field(
+        default_factory=lambda: list[UpdateScheme](["none", "fine-tune", "refit"])
+    )
+    epochs: PositiveInt = 2
+
+    @field_validator("schemes")
+    @classmethod
+    def _some_schemes(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("list at least one update scheme")
+        return list(dict.fromkeys(v))
 
 
 class EvaluateSpec(_Strict):
@@ -186,6 +231,8 @@ class EvaluateSpec(_Strict):
     repeats: PositiveInt = 10
     metrics: list[Metric] = Field(default_factory=lambda: list[Metric](["rmse", "mae"]))
     baseline: Literal["persistence", "majority", "none"] = "persistence"
+    # Lesson 13's update experiment, run after the repeats (none: not run).
+    update: UpdateSpec | None = None
 
     @field_validator("metrics")
     @classmethod
@@ -193,6 +240,14 @@ class EvaluateSpec(_Strict):
         if not v:
             raise ValueError("list at least one metric")
         return list(dict.fromkeys(v))
+
+
+class TrackingSpec(_Strict):
+    """Optional experiment tracking: ``mlflow`` is a tracking URI (``mlruns``: a local folder)."""
+
+    mlflow: str | None = None
+    # The MLflow experiment the run is logged under (default: the spec's name).
+    experiment: str | None = None
 
 
 class Spec(_Strict):
@@ -206,6 +261,11 @@ class Spec(_Strict):
     model: ModelSpec = Field(default_factory=ModelSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+    # Variants run side by side, each a --set style override (or a list of them).
+    compare: list[str | list[str]] = Field(default_factory=list)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    # `lstmctl tune`: a search space over the keys above (ignored by `run`).
+    tune: TuneSpec | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> Spec:
@@ -261,6 +321,8 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> Spec:
     spec = validate_spec(raw, source=str(path))
     if spec.data.path is not None:
         spec.data.path = _resolve_data_path(spec.data.path, path)
+    if isinstance(spec.data.params.get("path"), str):  # a generated problem's input file
+        spec.data.params["path"] = _resolve_data_path(spec.data.params["path"], path)
     return spec
 
 
@@ -299,9 +361,15 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
 def validate_spec(raw: Mapping[str, Any], source: str = "spec") -> Spec:
     """Validate plain data into a Spec, turning pydantic's errors into one SpecError."""
     try:
-        return Spec.model_validate(raw)
+        spec = Spec.model_validate(raw)
     except ValidationError as e:
         raise _spec_error(e, raw, source) from None
+    if spec.tune is not None:
+        # The search space names spec keys: checked against the spec itself.
+        from lstmctl.tuning.space import check_space
+
+        check_space(spec, source)
+    return spec
 
 
 def _resolve_data_path(data_path: str, spec_path: Path) -> str:

@@ -52,6 +52,30 @@ _MODELS = {
         "  stateful: false\n",
         12,
     ),
+    "cnn_lstm": (
+        "  subsequences: 2             # the window cut in 2, each part read by the CNN\n"
+        "  filters: 16                 # the Conv1D over each subsequence\n"
+        "  kernel_size: 2\n"
+        "  pool_size: 2\n"
+        "  units: 8                    # the LSTM reading the subsequences' features\n",
+        12,
+    ),
+    "encoder_decoder": (
+        "  units: 16                   # encoder LSTM (a list stacks it)\n"
+        "  decoder_units: 16           # decoder LSTM, one output step per horizon step\n",
+        12,
+    ),
+    "bidirectional": (
+        "  units: 8\n"
+        "  direction: both             # forward | backward | both\n"
+        "  merge_mode: concat          # concat | sum | mul | ave (direction: both)\n",
+        12,
+    ),
+    "attention": (
+        "  units: 16                   # encoder and decoder LSTM\n"
+        "  attention: dot              # dot (Luong) | additive (Bahdanau)\n",
+        12,
+    ),
 }
 
 

@@ -14,7 +14,7 @@ from lstmctl.data.encoding import OneHot
 from lstmctl.data.missing import MissingValues
 from lstmctl.data.prepare import prepare
 from lstmctl.data.prepared import Prepared
-from lstmctl.errors import DataError
+from lstmctl.errors import DataError, SpecError
 from lstmctl.spec import Spec, validate_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,11 +151,13 @@ def test_too_few_rows_for_the_lookback() -> None:
     assert "needs at least 52 training rows, found 24" in e.value.message
 
 
-def test_generated_problems_not_available() -> None:
-    with pytest.raises(DataError) as e:
-        prepare(make_spec(problem="echo"))
-    assert e.value.where == "data.problem"
-    assert e.value.message == "generated problems are not available yet; known problems: (none)"
+def test_prepare_dispatches_generated_problems() -> None:
+    # The generators themselves are tested in test_problems.py.
+    data = prepare(make_spec(problem="echo", params={"samples": 50}))
+    assert data.task == "classification" and len(data.X_train) + len(data.X_test) == 50
+    with pytest.raises(SpecError) as e:
+        prepare(make_spec(problem="sine"))
+    assert e.value.where == "data.problem" and "known: addition" in e.value.message
 
 
 def test_multiple_targets_and_features(tmp_path: Path) -> None:

@@ -18,10 +18,24 @@ def test_fused_and_keras_fit_agree_over_repeats(tiny_spec: Path, tmp_path: Path)
     fused = run(tiny_spec, overrides, runs_dir=tmp_path / "a").to_json()
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     p = subprocess.run(
-        [sys.executable, "-m", "lstmctl.cli", "run", str(tiny_spec), "-f", "json",
-         "--out", str(tmp_path / "b"), "--set", "backend=tensorflow",
-         *(a for o in overrides for a in ("--set", o))],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "lstmctl.cli",
+            "run",
+            str(tiny_spec),
+            "-f",
+            "json",
+            "--out",
+            str(tmp_path / "b"),
+            "--set",
+            "backend=tensorflow",
+            *(a for o in overrides for a in ("--set", o)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert p.returncode == 0, p.stderr
     keras_fit = json.loads(p.stdout)

@@ -81,3 +81,31 @@ def test_ctrl_c_keeps_finished_repeats_and_exits_130(tiny_spec: Path, tmp_path: 
     assert len(results["per_repeat"]) == results["repeats"]
     assert yaml.safe_load((run_dir / "spec.yaml").read_text())["evaluate"]["repeats"] == 50
     assert not list(run_dir.rglob("*.tmp"))  # nothing half-written
+
+
+def test_jobs_spread_keras_repeats_over_worker_processes(tiny_spec: Path, tmp_path: Path) -> None:
+    p = subprocess.run(
+        [
+            *LSTMCTL,
+            "run",
+            str(tiny_spec),
+            "-f",
+            "json",
+            "--set",
+            "backend=tensorflow",
+            "--set",
+            "evaluate.repeats=3",
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert [r["repeat"] for r in data["per_repeat"]] == [1, 2, 3]
+    assert [r["seed"] for r in data["per_repeat"]] == [1, 2, 3]
+    values = data["metrics"]["rmse"]["values"]
+    assert len(set(values)) == 3 and all(v > 0 for v in values)

@@ -35,7 +35,10 @@ print(",".join(m for m in {heavy!r} if m in sys.modules))
 def test_quick_commands_import_no_framework(args: list[str], tmp_path: Path) -> None:
     p = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1:] in ([], [""]), p.stdout

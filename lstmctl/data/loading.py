@@ -12,13 +12,16 @@ import difflib
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from lstmctl.errors import DataError
-from lstmctl.spec import DataSpec
+
+if TYPE_CHECKING:  # annotations only: `predict` reads rows without pydantic
+    from lstmctl.spec import DataSpec
 
 __all__ = ["load_csv", "used_columns", "numeric_columns"]
 

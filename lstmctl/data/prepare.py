@@ -31,10 +31,9 @@ def prepare(spec: Spec) -> Prepared:
     """Everything the models and the scoring need, from ``spec.data``."""
     data = spec.data
     if data.problem is not None:
-        raise DataError(
-            "generated problems are not available yet; known problems: (none)",
-            where="data.problem",
-        )
+        from lstmctl.data.problems.prepare import prepare_problem
+
+        return prepare_problem(spec)
     source = str(data.path)
     frame, label_list = load_csv(data)
     labels = pd.Series(label_list, index=frame.index)

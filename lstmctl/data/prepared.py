@@ -13,7 +13,8 @@ import numpy as np
 class Prepared:
     """Windows in model space plus what is needed to score in original units.
 
-    Arrays of windows are float32: inputs ``(n, lookback, n_inputs)``,
+    Arrays of windows are float32: inputs ``(n, lookback, n_inputs)`` (or
+    ``(n, lookback, *step_shape)`` when each step is an image frame),
     targets ``(n, horizon, n_targets)``. Training, validation and test windows
     are each in time order; training windows all come before validation
     windows, which come before test windows, so ``X_train`` then ``X_val``
@@ -41,6 +42,15 @@ class Prepared:
     mask_value: float | None = None
     # Fitted preprocessing state, plain JSON-able numbers (for reports, saving later).
     state: dict[str, Any] = field(default_factory=dict)
+    # "classification": targets are class probabilities (one-hot over ``classes``,
+    # or one 0/1 column for two classes); ``actual_test`` holds class indices and
+    # ``inverse`` turns predicted probabilities into class indices.
+    task: str = "regression"
+    classes: list[str] = field(default_factory=list)
+    # Targets are one per input step (sequence labelling), not steps after the window.
+    per_step: bool = False
+    # Inputs are token ids (one per step) from a vocabulary of this size.
+    input_vocab: int | None = None
 
     @property
     def lookback(self) -> int:
@@ -49,3 +59,12 @@ class Prepared:
     @property
     def horizon(self) -> int:
         return int(self.y_train.shape[1])
+
+    def shape_hints(self) -> dict[str, Any]:
+        """What a builder needs beyond sizes: ``Shapes`` keywords taken from the data."""
+        step = tuple(int(d) for d in self.X_train.shape[2:])
+        return {
+            "step_shape": step if len(step) > 1 else (),
+            "per_step": self.per_step,
+            "input_vocab": self.input_vocab,
+        }

@@ -39,7 +39,9 @@ class RowSplit:
 
     def fit(self, n_rows: int) -> RowSplit:
         n_test = part_size(n_rows, self.test)
-        if n_test < 1 or n_test >= n_rows:
+        # test == 0 (no test part) is only asked for by `finalize`, which fits on
+        # all the rows; the spec itself requires a test part.
+        if (n_test < 1 and self.test != 0) or n_test >= n_rows:
             raise DataError(
                 f"expected a test part smaller than the {n_rows} rows of data, "
                 f"found {n_test} test rows ({_said(self.test)})",
@@ -77,7 +79,7 @@ class RowSplit:
                 f"horizon {horizon} needs at least {horizon} validation rows, found {self.n_val_}",
                 where="data.split.validation",
             )
-        if self.n_test_ < horizon:
+        if 0 < self.n_test_ < horizon:
             raise DataError(
                 f"horizon {horizon} needs at least {horizon} test rows, found {self.n_test_}",
                 where="data.split.test",

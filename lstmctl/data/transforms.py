@@ -15,13 +15,15 @@ already inverted for it (walk-forward).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from lstmctl.errors import DataError
-from lstmctl.spec import ScaleSpec, TransformSpec
+
+if TYPE_CHECKING:  # only annotations: `predict` uses these classes without pydantic
+    from lstmctl.spec import ScaleSpec, TransformSpec
 
 __all__ = [
     "Difference",
@@ -33,6 +35,8 @@ __all__ = [
     "Scaler",
     "make_transform",
     "make_scaler",
+    "transform_from_state",
+    "scaler_from_state",
 ]
 
 
@@ -151,6 +155,11 @@ class Difference(_Named):
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "lag": self.lag}
 
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], names: Sequence[str] = ()) -> Difference:
+        """The transform as ``state()`` saved it (forward and forecast inverse only)."""
+        return cls(int(state["lag"]), names=names)
+
 
 class Log(_Named):
     """Natural log; every (present) value must be > 0."""
@@ -183,6 +192,21 @@ class Log(_Named):
 
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], names: Sequence[str] = ()) -> Log:
+        return cls(names=names)
+
+
+def transform_from_state(state: Mapping[str, Any], names: Sequence[str] = ()) -> Difference | Log:
+    """A transform rebuilt from its ``state()`` (a saved model's preprocess.json)."""
+    kinds: dict[str, type[Difference] | type[Log]] = {"difference": Difference, "log": Log}
+    if state.get("kind") not in kinds:
+        raise DataError(
+            f"expected a transform kind of {', '.join(kinds)}, found {state.get('kind')!r}",
+            where="transforms",
+        )
+    return kinds[state["kind"]].from_state(state, names)
 
 
 def make_transform(
@@ -284,6 +308,17 @@ class MinMaxScaler(Scaler):
             },
         }
 
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> MinMaxScaler:
+        """The fitted scaler as ``state()`` saved it."""
+        cols = dict(state["columns"])
+        out = cls(tuple(state["range"]), names=list(cols))
+        out.data_min_ = np.array([c["data_min"] for c in cols.values()], dtype=np.float64)
+        out.data_max_ = np.array([c["data_max"] for c in cols.values()], dtype=np.float64)
+        out.scale_ = np.array([c["scale"] for c in cols.values()], dtype=np.float64)
+        out.min_ = np.array([c["min"] for c in cols.values()], dtype=np.float64)
+        return out
+
 
 class StandardScaler(Scaler):
     """Subtract each column's training mean, divide by its standard deviation.
@@ -316,6 +351,15 @@ class StandardScaler(Scaler):
             },
         }
 
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> StandardScaler:
+        """The fitted scaler as ``state()`` saved it."""
+        cols = dict(state["columns"])
+        out = cls(names=list(cols))
+        out.mean_ = np.array([c["mean"] for c in cols.values()], dtype=np.float64)
+        out.scale_ = np.array([c["std"] for c in cols.values()], dtype=np.float64)
+        return out
+
 
 class NoScaler(Scaler):
     """Leave values as they are (``scale: {kind: none}``)."""
@@ -334,6 +378,26 @@ class NoScaler(Scaler):
 
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> NoScaler:
+        return cls()
+
+
+def scaler_from_state(state: Mapping[str, Any]) -> Scaler:
+    """A fitted scaler rebuilt from its ``state()`` (a saved model's preprocess.json)."""
+    kinds: dict[str, Any] = {
+        "minmax": MinMaxScaler,
+        "standard": StandardScaler,
+        "none": NoScaler,
+    }
+    if state.get("kind") not in kinds:
+        raise DataError(
+            f"expected a scaler kind of {', '.join(kinds)}, found {state.get('kind')!r}",
+            where="scale",
+        )
+    scaler: Scaler = kinds[state["kind"]].from_state(state)
+    return scaler
 
 
 def make_scaler(spec: ScaleSpec, names: Sequence[str] = (), source: str = "") -> Scaler:

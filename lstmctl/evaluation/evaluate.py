@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lstmctl.data.prepared import Prepared
-from lstmctl.evaluation.metrics import score
+from lstmctl.evaluation.metrics import CLASSIFICATION_METRICS, score
 from lstmctl.evaluation.summary import relative_skill, summarize
 from lstmctl.spec import Spec
 from lstmctl.training.result import FitResult
@@ -41,11 +41,15 @@ def baseline_scores(spec: Spec, data: Prepared) -> dict[str, dict[str, float]]:
     """The baseline's metrics on exactly the test targets the models are scored on."""
     if spec.evaluate.baseline == "persistence":
         return {"persistence": score(_error_metrics(spec), data.actual_test, data.persistence_test)}
+    if spec.evaluate.baseline == "majority":
+        from lstmctl.evaluation.classification import majority_scores
+
+        return {"majority": majority_scores(spec, data)}
     return {}
 
 
 def _error_metrics(spec: Spec) -> list[str]:
-    return [m for m in spec.evaluate.metrics if m != "accuracy"]
+    return [m for m in spec.evaluate.metrics if m not in CLASSIFICATION_METRICS]
 
 
 def score_repeat(spec: Spec, data: Prepared, index: int, fit: FitResult) -> RepeatScore:

@@ -37,15 +37,33 @@ def accuracy(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.mean(np.asarray(actual) == np.asarray(predicted)))
 
 
+def sequence_accuracy(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Share of samples whose whole output sequence is right (every label of it)."""
+    a, p = np.asarray(actual), np.asarray(predicted)
+    if a.ndim < 2:
+        return accuracy(a, p)
+    return float(np.mean(np.all((a == p).reshape(len(a), -1), axis=1)))
+
+
 METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "rmse": rmse,
     "mae": mae,
     "mape": mape,
     "accuracy": accuracy,
+    "sequence_accuracy": sequence_accuracy,
 }
 
 # For every metric, whether a lower value is better.
-LOWER_IS_BETTER = {"rmse": True, "mae": True, "mape": True, "accuracy": False}
+LOWER_IS_BETTER = {
+    "rmse": True,
+    "mae": True,
+    "mape": True,
+    "accuracy": False,
+    "sequence_accuracy": False,
+}
+
+# Metrics of class labels (the others measure errors of real values).
+CLASSIFICATION_METRICS = ("accuracy", "sequence_accuracy")
 
 
 def describe() -> dict[str, str]:

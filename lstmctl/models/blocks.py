@@ -99,6 +99,11 @@ def dense_head(graph: Graph, spec: ModelSpec, shapes: Shapes) -> Any:
     """Dense to ``horizon * n_targets`` values, shaped ``[batch, horizon, n_targets]``."""
     import keras
 
+    if spec.output_activation == "softmax" and shapes.horizon > 1:
+        # Softmax over each step's classes, not over all steps at once.
+        y = keras.layers.Dense(shapes.horizon * shapes.n_targets, name="head")(graph.x)
+        y = keras.layers.Reshape((shapes.horizon, shapes.n_targets), name="forecast")(y)
+        return keras.layers.Activation("softmax", name="probabilities")(y)
     y = keras.layers.Dense(
         shapes.horizon * shapes.n_targets, activation=spec.output_activation, name="head"
     )(graph.x)

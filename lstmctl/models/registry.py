@@ -38,6 +38,13 @@ class Shapes:
     #                layer) and extra outputs (final h, c), carried by the
     #                caller; the compiled JAX trainer uses this.
     state_mode: str = "native"
+    # The shape of one input step when it is not a flat vector (an image frame
+    # (height, width, channels)); () means (n_inputs,).
+    step_shape: tuple[int, ...] = ()
+    # One target per input step (sequence labelling): horizon == lookback, aligned.
+    per_step: bool = False
+    # Inputs are token ids (one per step) from a vocabulary of this size.
+    input_vocab: int | None = None
 
 
 Builder = Callable[[ModelSpec, Shapes], Any]
@@ -51,7 +58,15 @@ class Entry:
 
 
 _REGISTRY: dict[str, Entry] = {}
-_BUILTINS = ("lstmctl.models.vanilla", "lstmctl.models.stacked")
+_BUILTINS = (
+    "lstmctl.models.vanilla",
+    "lstmctl.models.stacked",
+    "lstmctl.models.cnn_lstm",
+    "lstmctl.models.encoder_decoder",
+    "lstmctl.models.bidirectional",
+    "lstmctl.models.attention",
+    "lstmctl.models.generative",
+)
 
 
 def register(name: str, summary: str = "") -> Callable[[Builder], Builder]:

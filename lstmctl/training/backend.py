@@ -47,4 +47,6 @@ def use_backend(backend: str) -> str:
     # tf.function retracing notes and the like are for framework developers.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+    # "Unable to initialize backend 'tpu'" is JAX probing hardware, not news.
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     return keras.backend.backend()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import numpy as np
+
 from lstmctl.data.prepared import Prepared
 from lstmctl.spec import Spec
 from lstmctl.training.backend import use_backend
@@ -23,13 +25,17 @@ def trainer_name(spec: Spec) -> str:
 
 
 def iter_repeats(
-    spec: Spec, data: Prepared, progress: Progress | None = None
+    spec: Spec,
+    data: Prepared,
+    progress: Progress | None = None,
+    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None = None,
 ) -> Iterator[FitResult]:
     """Fit the spec's repeats, yielding each result as soon as it exists.
 
     The compiled trainer yields all repeats together at the end; the plain
     Keras path yields them one by one, so an interrupted run keeps those
-    that finished.
+    that finished. ``on_epochs`` sees the compiled trainer's learning curves
+    between chunks of epochs (see ``fit_fused``); the plain Keras path ignores it.
     """
     use_backend(spec.backend)
     if trainer_name(spec) == "fused":
@@ -39,7 +45,12 @@ def iter_repeats(
             if progress is not None:
                 progress(-1, done, total)
 
-        yield from fit_fused(spec, data, progress=all_at_once)
+        yield from fit_fused(spec, data, progress=all_at_once, on_epochs=on_epochs)
+        return
+    if spec.train.jobs > 1:
+        from lstmctl.training.parallel import fit_in_workers
+
+        yield from fit_in_workers(spec, data, spec.train.jobs, progress)
         return
     from lstmctl.training.keras_fit import fit_one
 

@@ -62,8 +62,19 @@ def fit_fused(
     spec: Spec,
     data: Prepared,
     progress: Callable[[int, int], None] | None = None,
+    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    initial_weights: list[list[np.ndarray]] | None = None,
 ) -> list[FitResult]:
     """Fit the ``spec.evaluate.repeats`` repeats of ``spec`` as replicas of one program.
+
+    ``initial_weights[i]``, when given, are replica i's starting weights (Keras
+    ``get_weights`` order) instead of a fresh initialization: training then
+    continues a fitted model (``update``'s fine-tuning) with a fresh optimizer.
+
+    ``on_epochs(epochs_done, curves)``, when given, is called between compiled
+    chunks with the learning curves so far (``loss`` and ``val_loss``, each
+    ``(epochs_done, R)``, NaN where a replica had stopped); it may raise to
+    abandon the fit (tuning's epoch pruning does).
 
     Replica ``i`` uses seed ``spec.seed + i``. Returns one :class:`FitResult`
     per replica, in seed order. A replica whose loss became NaN or infinite is
@@ -122,8 +133,9 @@ def fit_fused(
         batch_size=batch if stateful else None,
         mask_value=data.mask_value,
         state_mode="explicit" if stateful else "native",
+        **data.shape_hints(),
     )
-    reps = _build_replicas(spec, shapes, n_rep)
+    reps = _build_replicas(spec, shapes, n_rep, initial_weights)
     model = reps.model
     n_states = len(model.inputs) - 1
     if stateful and n_states == 0:
@@ -307,6 +319,8 @@ def fit_fused(
         any_active = bool(np.any(np.asarray(state["active"])))
         if progress is not None:
             progress(done if any_active else epochs, epochs)
+        if on_epochs is not None:
+            on_epochs(done, {"loss": np.concatenate(losses), "val_loss": np.concatenate(vals)})
         if not any_active:
             break
     loss_hist = np.concatenate(losses)
@@ -387,7 +401,9 @@ def fit_fused(
 # --------------------------------------------------------------------------- helpers
 
 
-def _build_replicas(spec: Spec, shapes: Shapes, n_rep: int) -> _Replicas:
+def _build_replicas(
+    spec: Spec, shapes: Shapes, n_rep: int, initial: list[list[np.ndarray]] | None = None
+) -> _Replicas:
     """Build the model once per seed (as a plain Keras build would) and stack its variables."""
     trainable: list[list[np.ndarray]] = []
     non_trainable: list[list[np.ndarray]] = []
@@ -395,6 +411,8 @@ def _build_replicas(spec: Spec, shapes: Shapes, n_rep: int) -> _Replicas:
     for i in range(n_rep):
         _set_random_seed(spec.seed + i)
         m = build_model(spec.model, shapes)
+        if initial is not None:
+            m.set_weights(initial[i])
         trainable.append([np.asarray(v.value) for v in m.trainable_variables])
         non_trainable.append([np.asarray(v.value) for v in m.non_trainable_variables])
         if model is None:

@@ -39,6 +39,7 @@ def shapes_for(
         batch_size=(batch or spec.train.batch_size) if stateful else None,
         mask_value=data.mask_value,
         state_mode=state_mode,
+        **data.shape_hints(),
     )
 
 
