@@ -251,13 +251,18 @@ class ModelDir:
         """The Keras model, loaded in safe mode from the verified bytes."""
         import keras
 
+        from lstmctl.models.layers import custom_objects
+
         # Loading from a private copy of the bytes that were hashed: the file
         # cannot be swapped between the check and the load.
         with tempfile.TemporaryDirectory(prefix="lstmctl-model-") as tmp:
             path = Path(tmp) / "model.keras"
             path.write_bytes(self.read_bytes("model.keras"))
             try:
-                return keras.saving.load_model(path, compile=False, safe_mode=True)
+                # Only lstmctl's own registered layers are allowed besides Keras'.
+                return keras.saving.load_model(
+                    path, compile=False, safe_mode=True, custom_objects=custom_objects()
+                )
             except Exception as e:  # Keras raises many kinds for a bad archive
                 raise ModelDirError(
                     f"expected a Keras model archive, found one Keras cannot load "

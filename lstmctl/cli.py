@@ -578,6 +578,31 @@ def update(
 
 
 @app.command()
+def generate(
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="A saved generative model (finalize).")
+    ],
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to continue.")] = "",
+    length: Annotated[int, typer.Option("--length", "-n", min=0, help="Tokens to sample.")] = 200,
+    temperature: Annotated[
+        float,
+        typer.Option("--temperature", "-t", min=0.0, help="0: always the likeliest; >1: wilder."),
+    ] = 1.0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Make the sample repeatable.")] = None,
+) -> None:
+    """Sample text from a generative model, streamed to stdout as it is drawn."""
+    from lstmctl.lifecycle import generate as generate_text
+
+    def go() -> None:
+        for piece in generate_text(model, prompt, length, temperature, seed):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+
+    guarded(go)
+
+
+@app.command()
 def tune(
     spec: Annotated[
         Path | None,

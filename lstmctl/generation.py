@@ -18,6 +18,7 @@ carry it in ``preprocess.json`` and generate without the training text:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,18 @@ def generate_text(
     seed: int | None = None,
 ) -> str:
     """``length`` tokens sampled after ``prompt`` (the continuation only, as text)."""
+    return "".join(iter_text(model, codec, prompt, length, temperature, seed))
+
+
+def iter_text(
+    model: Any,
+    codec: TextCodec,
+    prompt: str = "",
+    length: int = 200,
+    temperature: float = 1.0,
+    seed: int | None = None,
+) -> Iterator[str]:
+    """The continuation of ``prompt`` piece by piece, as each token is drawn (for streaming)."""
     if length < 0:
         raise UsageError(f"expected a length >= 0, found {length}", where="length")
     if temperature < 0:
@@ -128,9 +141,11 @@ def generate_text(
     for _ in range(length):
         probs = np.asarray(model.predict_on_batch(codec.window_input(ids + new)))
         new.append(sample_index(probs.reshape(-1), temperature, rng))
-    text = codec.decode(new)
-    # Words continue a prompt after a space, as the text would.
-    return " " + text if codec.level == "word" and prompt and text else text
+        before = codec.decode(new[:-1])
+        text = codec.decode(new)
+        if codec.level == "word" and prompt and len(new) == 1:
+            text = " " + text  # words continue a prompt after a space, as the text would
+        yield text[len(before) :] if len(new) > 1 else text
 
 
 # --------------------------------------------------------------------------- from a run

@@ -29,7 +29,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,10 +122,12 @@ def _finalize(
     from lstmctl.data.prepare import prepare
 
     start = time.perf_counter()
+    if spec.data.problem == "text":
+        return _finalize_text(spec, out, force, progress, lineage, start)
     if spec.data.path is None:
         raise UsageError(
-            "finalize saves models of series read from a CSV file (data.path); "
-            f"this spec generates its data (data.problem: {spec.data.problem})",
+            "finalize saves models of series read from a CSV file (data.path) and "
+            f"text models (data.problem: text); this spec generates {spec.data.problem!r}",
             where="data.problem",
         )
     final = final_spec(spec)
@@ -150,6 +152,90 @@ def _finalize(
     trained["split"] = {"test": 0, "validation": final.data.split.validation}
     saved = _save(saved_spec or spec, out, model, pre_state, raw, trained, lineage, force, onnx)
     return SavedModel(out, saved, time.perf_counter() - start)
+
+
+def _finalize_text(
+    spec: Spec,
+    out: Path,
+    force: bool,
+    progress: Progress | None,
+    lineage: dict[str, Any] | None,
+    start: float,
+) -> SavedModel:
+    """A generative text model: trained on every window of the text, saved with its codec."""
+    import dataclasses
+
+    from lstmctl.data.prepare import prepare
+    from lstmctl.models.registry import build_model
+    from lstmctl.training.keras_fit import shapes_for
+
+    final = spec.model_copy(deep=True)
+    final.evaluate.repeats = 1
+    final.evaluate.update = None
+    data = prepare(final)
+    # The held-out windows only measured skill during `run`; a final model learns them too.
+    data = dataclasses.replace(
+        data,
+        X_train=np.concatenate([data.X_train, data.X_val, data.X_test]),
+        y_train=np.concatenate([data.y_train, data.y_val, data.y_test]),
+        X_val=data.X_val[:0],
+        y_val=data.y_val[:0],
+    )
+    log.info("finalize: %d training windows (all the text)", len(data.X_train))
+    fit = _train(final, data, progress=progress)
+    model = build_model(final.model, shapes_for(final, data))
+    model.set_weights(fit.weights)
+    manifest: dict[str, Any] = {
+        "kind": "generative",
+        "name": spec.name,
+        "arch": spec.model.arch,
+        "stateful": False,
+        "inputs": [{"name": t.name, "shape": list(t.shape)} for t in model.inputs],
+        "outputs": [{"shape": list(t.shape)} for t in model.outputs],
+        "trained": {
+            "trainer": "fused" if final.backend == "auto" else "keras",
+            "seed": fit.seed,
+            "epochs_run": fit.epochs_run,
+            "final_loss": _last(fit.history.get("loss")),
+            "windows": int(len(data.X_train)),
+        },
+        "lineage": lineage,
+        "onnx": {"skipped": "generate samples with Keras"},
+    }
+    pre_state = {"text": data.state["text"]}
+    writers = {
+        "spec.yaml": lambda p: p.write_text(spec.to_yaml(), encoding="utf-8"),
+        "preprocess.json": lambda p: p.write_text(
+            json.dumps(pre_state, indent=1, allow_nan=False) + "\n", encoding="utf-8"
+        ),
+        "model.keras": lambda p: save_keras(model, p),
+    }
+    write_model_dir(out, writers, manifest, force=force)
+    return SavedModel(out, open_model_dir(out).manifest, time.perf_counter() - start)
+
+
+def generate(
+    model_dir: str | Path,
+    prompt: str = "",
+    length: int = 200,
+    temperature: float = 1.0,
+    seed: int | None = None,
+) -> Iterator[str]:
+    """Sample text from a saved generative model, piece by piece (see lstmctl.generation)."""
+    from lstmctl.generation import TextCodec, iter_text
+    from lstmctl.training.backend import use_backend
+
+    md = open_model_dir(model_dir)
+    if md.manifest.get("kind") != "generative":
+        raise ModelDirError(
+            f"expected a generative text model, found a {md.manifest.get('kind')!r} model "
+            "(use lstmctl predict)",
+            where=str(model_dir),
+        )
+    codec = TextCodec.from_state(md.preprocess, where=str(md.path / "preprocess.json"))
+    use_backend(md.spec().backend)
+    model = md.load_keras()
+    return iter_text(model, codec, prompt, length, temperature, seed)
 
 
 def _train(
