@@ -71,6 +71,23 @@ def guarded(fn: Callable[[], T]) -> T:
         raise typer.Exit(130) from None
 
 
+def emit(
+    fmt: Format,
+    data: Any,
+    rows: Callable[[], list[dict[str, Any]]],
+    table: Callable[[Console], None],
+) -> None:
+    """Write a result on stdout as JSON, CSV (``rows``) or a table: the one place formats split."""
+    if fmt is Format.json:
+        print(json.dumps(data, indent=2))
+    elif fmt is Format.csv:
+        from lstmctl.rundir import csv_text
+
+        sys.stdout.write(csv_text(rows()))
+    else:
+        table(out())
+
+
 SpecArg = Annotated[Path, typer.Argument(help="The YAML spec.", show_default=False)]
 SetOpt = Annotated[
     list[str] | None,
@@ -315,16 +332,9 @@ def diagnose(
             )
 
     diag = guarded(go)
-    if fmt is Format.json:
-        print(json.dumps(diag.to_json(), indent=2))
-    elif fmt is Format.csv:
-        from lstmctl.rundir import csv_text
+    from lstmctl.report.diagnosis_view import render_diagnosis
 
-        sys.stdout.write(csv_text(diag.rows()))
-    else:
-        from lstmctl.report.diagnosis_view import render_diagnosis
-
-        render_diagnosis(diag, out())
+    emit(fmt, diag.to_json(), diag.rows, lambda console: render_diagnosis(diag, console))
     if plot:
         _print_plots(diag.result)
 
@@ -382,16 +392,14 @@ def runs_show(
     from lstmctl.runs import load_run, resolve_run
 
     rec = guarded(lambda: load_run(resolve_run(run, runs_dir)))
-    if fmt is Format.json:
-        print(json.dumps(rec.to_json(), indent=2))
-    elif fmt is Format.csv:
-        from lstmctl.rundir import csv_text
+    from lstmctl.report.runs_view import render_show
 
-        sys.stdout.write(csv_text(rec.results.get("per_repeat") or []))
-    else:
-        from lstmctl.report.runs_view import render_show
-
-        render_show(rec, out())
+    emit(
+        fmt,
+        rec.to_json(),
+        lambda: rec.results.get("per_repeat") or [],
+        lambda console: render_show(rec, console),
+    )
 
 
 @runs_app.command("compare")
@@ -417,16 +425,9 @@ def runs_compare(
         return compare_runs(a, b, alpha=alpha, test=test)
 
     cmp = guarded(go)
-    if fmt is Format.json:
-        print(json.dumps(cmp.to_json(), indent=2))
-    elif fmt is Format.csv:
-        from lstmctl.rundir import csv_text
+    from lstmctl.report.runs_view import render_compare
 
-        sys.stdout.write(csv_text(cmp.rows()))
-    else:
-        from lstmctl.report.runs_view import render_compare
-
-        render_compare(cmp, out())
+    emit(fmt, cmp.to_json(), cmp.rows, lambda console: render_compare(cmp, console))
     if plot is not None:
         err().print(f"plot: {plot_comparison(cmp, plot)}", markup=False)
 
@@ -660,16 +661,9 @@ def tune(
     result = guarded(go)
     for note in result.notes:
         err().print(f"lstmctl: {note}", markup=False)
-    if fmt is Format.json:
-        print(json.dumps(result.to_json(), indent=2))
-    elif fmt is Format.csv:
-        from lstmctl.rundir import csv_text
+    from lstmctl.tuning.report import render_tune
 
-        sys.stdout.write(csv_text(result.csv_rows()))
-    else:
-        from lstmctl.tuning.report import render_tune
-
-        render_tune(result, out())
+    emit(fmt, result.to_json(), result.csv_rows, lambda console: render_tune(result, console))
     if plot is not None:
         err().print(f"plot: {plot}", markup=False)
 
