@@ -14,9 +14,8 @@ import time
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras  # noqa: E402, TID253
 from shampoo_data import load_shampoo  # noqa: E402
-
-import keras  # noqa: E402
 
 
 def main() -> None:

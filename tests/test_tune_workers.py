@@ -68,7 +68,9 @@ def test_a_killed_study_resumes_with_the_remaining_trials_only(
         tmp_path,
         tiny_csv,
         {"space": {"train.learning_rate": LRS}, "repeats": 2},
-        train={"epochs": 30, "batch_size": 8},
+        # Long enough that a trial is still running when the kill comes, even
+        # when its programs come from the compile cache.
+        train={"epochs": 1000, "batch_size": 8},
     )
     p = lstmctl("tune", str(path))
     try:
@@ -84,7 +86,7 @@ def test_a_killed_study_resumes_with_the_remaining_trials_only(
                     states = []
                 if "COMPLETE" in states and "RUNNING" in states:
                     break
-            time.sleep(0.2)
+            time.sleep(0.05)
         os.kill(p.pid, signal.SIGKILL)  # no chance to clean up
         p.communicate()
     finally:

@@ -41,6 +41,8 @@ def use_backend(backend: str) -> str:
             )
         return have
     os.environ["KERAS_BACKEND"] = want
+    if want == "jax":
+        _persistent_compile_cache()
     import keras
 
     keras.utils.disable_interactive_logging()
@@ -50,3 +52,33 @@ def use_backend(backend: str) -> str:
     # "Unable to initialize backend 'tpu'" is JAX probing hardware, not news.
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     return keras.backend.backend()
+
+
+def _persistent_compile_cache() -> None:
+    """Keep JAX's compiled programs on disk, so a run's second time skips compiling.
+
+    Compiling is most of a small run's training time (about two dozen XLA
+    programs); the same spec run again reuses them. The folder is
+    ``$LSTMCTL_JAX_CACHE``, else ``$XDG_CACHE_HOME/lstmctl/jax`` (``~/.cache``);
+    ``LSTMCTL_JAX_CACHE=off`` turns it off, and a folder the user configured
+    for JAX wins.
+    """
+    setting = os.environ.get("LSTMCTL_JAX_CACHE", "")
+    if setting.lower() == "off" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = setting or os.path.join(base, "lstmctl", "jax")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return  # an unwritable home only costs the compile time
+    if not os.access(path, os.W_OK):
+        return
+    import jax
+
+    if getattr(jax.config, "jax_compilation_cache_dir", None):
+        return
+    jax.config.update("jax_compilation_cache_dir", path)
+    # Small programs are the point: cache them however quick they are to compile.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
