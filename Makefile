@@ -30,7 +30,7 @@ check: lint test
 
 # Reproductions of published results: slow, never part of `make test`.
 reproduce: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -s -m slow
 
 # Side-by-side timings against a plain Keras loop and PyTorch: slow, never in `make test`.
 bench: $(STAMP)
