@@ -53,12 +53,16 @@ def test_two_worker_processes_share_one_sqlite_study_without_duplicates(
 
 
 def _study_states(db: Path) -> list[str]:
+    """Trial states; a RUNNING trial counts only once its worker has signed it."""
     import optuna
 
     storage = optuna.storages.RDBStorage(f"sqlite:///{db}")
     (summary,) = optuna.get_all_study_summaries(storage)
     study = optuna.load_study(study_name=summary.study_name, storage=storage)
-    return [t.state.name for t in study.get_trials(deepcopy=False)]
+    return [
+        "CLAIMING" if t.state.name == "RUNNING" and "worker" not in t.user_attrs else t.state.name
+        for t in study.get_trials(deepcopy=False)
+    ]
 
 
 def test_a_killed_study_resumes_with_the_remaining_trials_only(
