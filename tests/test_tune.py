@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import write_spec
+from conftest import tiny_raw_spec, write_spec
 from typer.testing import CliRunner
 
 import lstmctl.tuning.worker as worker_module
@@ -27,23 +27,7 @@ def shared_compile_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
 
 def tune_spec(tmp_path: Path, tiny_csv: Path, tune_section: dict[str, Any], **over: Any) -> Path:
     """The conftest's tiny problem (60 rows, LSTM(4), 3 epochs) with a tune section."""
-    raw: dict[str, Any] = {
-        "name": "tiny",
-        "runs_dir": str(tmp_path / "runs"),
-        "data": {
-            "path": str(tiny_csv),
-            "time": "month",
-            "target": "sales",
-            "transforms": ["difference"],
-            "scale": {"kind": "minmax", "range": [-1, 1]},
-            "window": {"lookback": 3, "horizon": 1},
-            "split": {"test": 12},
-        },
-        "model": {"arch": "vanilla", "units": 4},
-        "train": {"epochs": 3, "batch_size": 8},
-        "evaluate": {"repeats": 2, "metrics": ["rmse", "mae"]},
-        "tune": tune_section,
-    }
+    raw: dict[str, Any] = {**tiny_raw_spec(tmp_path, tiny_csv), "tune": tune_section}
     for key, value in over.items():
         raw[key] = value
     return write_spec(tmp_path / "tune.yaml", raw)
