@@ -36,6 +36,7 @@ from typing import Any
 
 from lstmctl import __version__
 from lstmctl.errors import ModelDirError
+from lstmctl.rundir import ensure_writable_folder
 
 # Bumped on any change an older lstmctl could not read correctly.
 FORMAT_VERSION = 1
@@ -59,13 +60,7 @@ def check_target(out: str | Path, force: bool = False) -> Path:
         )
     if out.exists() and not out.is_dir():
         raise ModelDirError("expected a directory, found a file", where=str(out))
-    parent = out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ModelDirError(f"cannot create the folder: {e.strerror}", where=str(parent)) from None
-    if not os.access(parent, os.W_OK):
-        raise ModelDirError("the folder is not writable", where=str(parent))
+    ensure_writable_folder(out.parent, ModelDirError)
     return out
 
 

@@ -93,6 +93,9 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a key: --set model.units=8 (repeatable)."),
 ]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Folder for run directories (default: runs/).")
+]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")]
 
 
@@ -127,9 +130,7 @@ def run(
     spec: SpecArg,
     set_: SetOpt = None,
     fmt: FormatOpt = Format.table,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for run directories (default: runs/).")
-    ] = None,
+    out_dir: OutOpt = None,
     plot: Annotated[
         bool, typer.Option("--plot", help="Print the paths of the run's plots on stderr.")
     ] = False,
@@ -310,9 +311,7 @@ def diagnose(
             "else 0.2).",
         ),
     ] = None,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for run directories (default: runs/).")
-    ] = None,
+    out_dir: OutOpt = None,
     plot: Annotated[
         bool, typer.Option("--plot", help="Print the paths of the run's plots on stderr.")
     ] = False,
@@ -611,9 +610,7 @@ def tune(
     ] = None,
     set_: SetOpt = None,
     fmt: FormatOpt = Format.table,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for run directories (default: runs/).")
-    ] = None,
+    out_dir: OutOpt = None,
     resume: Annotated[
         Path | None,
         typer.Option("--resume", help="Continue the study of this tune run directory."),

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lstmctl.errors import UsageError
+from lstmctl.errors import LstmctlError, UsageError
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -46,15 +46,22 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
 
 
+def ensure_writable_folder(
+    folder: Path, error: type[LstmctlError] = UsageError, what: str = "folder"
+) -> None:
+    """Create ``folder`` if needed and check it is writable, before any work is spent."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise error(f"cannot create the {what}: {e.strerror}", where=str(folder)) from None
+    if not os.access(folder, os.W_OK):
+        raise error(f"the {what} is not writable", where=str(folder))
+
+
 def create_run_dir(root: str | Path, name: str) -> Path:
     """A new, unique ``root/NAME-YYYYmmdd-HHMMSS[-N]`` (safe against concurrent runs)."""
     root = Path(root)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot create the runs folder: {e.strerror}", where=str(root)) from None
-    if not os.access(root, os.W_OK):
-        raise UsageError("the runs folder is not writable", where=str(root))
+    ensure_writable_folder(root, what="runs folder")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = f"{_slug(name)}-{stamp}"
     for n in range(1000):
