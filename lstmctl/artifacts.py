@@ -12,8 +12,10 @@ A model directory (``saved/NAME/``) holds::
 It is written under a temporary name beside the target, every file fsynced,
 and renamed into place only when complete, so a crash never leaves half a
 model. Opening one checks the manifest's format version and every file's
-sha256 before a byte of it is used; Keras loads ``model.keras`` in safe mode,
-so no code from a model directory is ever executed.
+sha256 before a byte of it is used; ``model.keras`` is inspected
+(lstmctl.keras_archive: plain entries, Keras and lstmctl classes only) and
+then loaded in Keras' safe mode, so no code from a model directory is ever
+executed.
 
 This module imports neither Keras nor onnxruntime at import time: ``predict``
 reads model directories without TensorFlow.
@@ -36,6 +38,7 @@ from typing import Any
 
 from lstmctl import __version__
 from lstmctl.errors import ModelDirError
+from lstmctl.keras_archive import check_keras_archive
 from lstmctl.rundir import ensure_writable_folder
 
 # Bumped on any change an older lstmctl could not read correctly.
@@ -164,10 +167,10 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str, where: str = MANIFEST) -> None:
     # Manifest entries are plain file names: nothing outside the directory is read.
     if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
-        raise ModelDirError(f"expected a plain file name, found {name!r}", where=MANIFEST)
+        raise ModelDirError(f"expected a plain file name, found {name!r}", where=where)
 
 
 def save_keras(model: Any, path: Path) -> None:
@@ -221,11 +224,23 @@ class ModelDir:
             raise ModelDirError(f"expected a file {name}, found none", where=str(self.path))
         return self._bytes[name]
 
+    def read_text(self, name: str) -> str:
+        """A verified file as UTF-8 text."""
+        try:
+            return self.read_bytes(name).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ModelDirError(
+                f"expected UTF-8 text, found byte {e.object[e.start]:#04x} at offset {e.start}",
+                where=str(self.path / name),
+            ) from None
+
     def read_json(self, name: str) -> Any:
         try:
-            return json.loads(self.read_bytes(name))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ModelDirError(f"expected JSON, found unreadable text ({e})", where=name) from None
+            return json.loads(self.read_text(name))
+        except json.JSONDecodeError as e:
+            raise ModelDirError(
+                f"expected JSON, found unreadable text ({e})", where=str(self.path / name)
+            ) from None
 
     @property
     def preprocess(self) -> dict[str, Any]:
@@ -239,7 +254,7 @@ class ModelDir:
         from lstmctl.spec import parse_yaml, validate_spec
 
         where = str(self.path / "spec.yaml")
-        raw = parse_yaml(self.read_bytes("spec.yaml").decode("utf-8"), where)
+        raw = parse_yaml(self.read_text("spec.yaml"), where)
         return validate_spec(raw, source=where)
 
     def load_keras(self) -> Any:
@@ -312,7 +327,7 @@ def open_model_dir(path: str | Path) -> ModelDir:
             raise ModelDirError(f"expected {name} in the files table, found none", str(mpath))
     contents: dict[str, bytes] = {}
     for name, entry in files.items():
-        _check_name(name)
+        _check_name(name, str(mpath))
         fpath = path / name
         if not fpath.is_file():
             raise ModelDirError(
@@ -330,6 +345,9 @@ def open_model_dir(path: str | Path) -> ModelDir:
                 where=str(fpath),
             )
         contents[name] = data
+    # Matching hashes only say the files are as their author left them, not that
+    # the author is to be trusted: the archive is inspected before Keras sees it.
+    check_keras_archive(contents["model.keras"], str(path / "model.keras"))
     return ModelDir(path=path, manifest=manifest, _bytes=contents)
 
 

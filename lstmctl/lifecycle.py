@@ -540,7 +540,7 @@ def update(
     # Fine-tuning trains on the compiled JAX trainer (the only one that starts
     # from given weights); refit trains as the saved spec says.
     use_backend(spec.backend if scheme == "refit" else "auto")
-    old_csv = md.read_bytes("data.csv").decode("utf-8")
+    old_csv = md.read_text("data.csv")
     new_csv = _new_rows_csv(spec, data, text)
     combined = _append_csv(old_csv, new_csv)
     lineage = {

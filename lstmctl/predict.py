@@ -28,8 +28,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,9 +151,15 @@ class OnnxEngine(Engine):
         # Small networks: threads cost more to start than they save.
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            model_bytes, sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        # Loaded from a file alone in a private folder: onnxruntime reads a graph's
+        # external-data files relative to the model's folder (the working directory
+        # for bytes), so a graph from elsewhere can name no file but its own.
+        with tempfile.TemporaryDirectory(prefix="lstmctl-onnx-") as tmp:
+            path = Path(tmp) / "model.onnx"
+            path.write_bytes(model_bytes)
+            self.session = ort.InferenceSession(
+                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.n_states = len(self.inputs) - 1
         self.state_sizes = [int(i.shape[-1]) for i in self.session.get_inputs()[1:]]
@@ -210,6 +218,12 @@ def make_engine(model_dir: ModelDir, engine: str = "auto") -> Engine:
                 raise UsageError(
                     "onnxruntime is not installed (pip install onnxruntime)", "--engine"
                 ) from None
+        except Exception as e:  # onnxruntime's own kinds: a graph it cannot load
+            raise ModelDirError(
+                f"expected an ONNX graph onnxruntime can load, found one it refuses "
+                f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e) else ''})",
+                where=str(model_dir.path / "model.onnx"),
+            ) from None
     return KerasEngine(model_dir)
 
 

@@ -19,6 +19,7 @@ from conftest import ROOT
 from lstmctl.data.prepare import prepare
 from lstmctl.errors import SpecError
 from lstmctl.generation import fitted_model
+from lstmctl.keras_archive import check_keras_archive
 from lstmctl.models import Shapes, architectures, build_model
 from lstmctl.models.layers import ReverseTime, custom_objects
 from lstmctl.spec import ModelSpec, Spec, validate_spec
@@ -91,6 +92,8 @@ def test_architecture_trains_with_both_trainers_and_reloads(arch: str, tmp_path:
     assert fused[0].history["loss"][0] == pytest.approx(plain.history["loss"][0], rel=1e-3)
     # The fitted model saves and loads back in Keras' safe mode.
     fitted_model(spec, data, fused[1]).save(tmp_path / "m.keras")
+    # ... and passes the allow-list that guards model directories from others.
+    check_keras_archive((tmp_path / "m.keras").read_bytes(), "m.keras")
     loaded = keras.saving.load_model(
         tmp_path / "m.keras", safe_mode=True, custom_objects=custom_objects()
     )
