@@ -367,7 +367,10 @@ def runs_list(
     """List past runs, newest first: name, date, arch, metric mean ± std, duration, state."""
     from lstmctl.runs import find_runs
 
-    records = guarded(lambda: find_runs(runs_dir, name))[: limit if limit else None]
+    def damaged(e: Exception) -> None:
+        err().print(f"lstmctl: skipped a damaged run: {e}", markup=False)
+
+    records = guarded(lambda: find_runs(runs_dir, name, damaged))[: limit if limit else None]
     rows = [r.row(metric) for r in records]
     if fmt is Format.json:
         print(json.dumps(rows, indent=2))

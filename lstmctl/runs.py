@@ -11,9 +11,11 @@ means is only news when it stands out of the repeats' spread.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +26,8 @@ import yaml
 
 from lstmctl.errors import DataError, UsageError
 from lstmctl.evaluation.metrics import LOWER_IS_BETTER
+
+log = logging.getLogger("lstmctl")
 
 # create_run_dir names folders NAME-YYYYmmdd-HHMMSS, with -N when two start in one second.
 _STAMP = re.compile(r"-(\d{8}-\d{6})(?:-\d+)?$")
@@ -148,6 +152,7 @@ def load_run(path: str | Path) -> RunRecord:
         ) from None
     if not isinstance(results, dict):
         raise DataError("expected a JSON object of results", where=str(results_path))
+    _check_shape(results, str(results_path))
     spec: dict[str, Any] = {}
     try:
         loaded = yaml.safe_load((path / "spec.yaml").read_text(encoding="utf-8"))
@@ -157,8 +162,54 @@ def load_run(path: str | Path) -> RunRecord:
     return RunRecord(path=path, results=results, spec=spec, started=run_started(path))
 
 
-def find_runs(root: str | Path = "runs", name: str | None = None) -> list[RunRecord]:
-    """Every readable run under ``root``, newest first; ``name`` keeps one spec's runs."""
+# The keys of results.json whose type the views rely on (a hand-edited or foreign
+# file must fail here, naming the key, not deep inside a table).
+_SHAPES: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "arch": (str,),
+    "per_repeat": (list,),
+    "failed": (list,),
+    "metrics": (dict,),
+    "baselines": (dict,),
+    "skill": (dict,),
+    "targets": (list,),
+    "repeats": (int,),
+    "repeats_requested": (int,),
+    "test_windows": (int,),
+    "complete": (bool,),
+    "seconds": (int, float),
+    "trainer": (str,),
+}
+
+
+def _check_shape(results: dict[str, Any], where: str) -> None:
+    for key, kinds in _SHAPES.items():
+        value = results.get(key)
+        if value is not None and not isinstance(value, kinds):
+            raise DataError(
+                f"expected {key} to be {' or '.join(k.__name__ for k in kinds)}, found "
+                f"{type(value).__name__} {json.dumps(value)[:40]}",
+                where=where,
+            )
+    for key in ("per_repeat", "failed"):
+        bad = [type(v).__name__ for v in results.get(key) or [] if not isinstance(v, dict)]
+        if bad:
+            raise DataError(f"expected {key} to hold objects, found a {bad[0]}", where=where)
+    for key in ("metrics", "baselines", "skill"):
+        bad = [k for k, v in (results.get(key) or {}).items() if not isinstance(v, dict)]
+        if bad:
+            raise DataError(f"expected {key}.{bad[0]} to be an object", where=where)
+
+
+def find_runs(
+    root: str | Path = "runs",
+    name: str | None = None,
+    on_damaged: Callable[[DataError], None] | None = None,
+) -> list[RunRecord]:
+    """Every readable run under ``root``, newest first; ``name`` keeps one spec's runs.
+
+    A damaged run is skipped and handed to ``on_damaged`` (default: a logged warning).
+    """
     root = Path(root)
     if not root.exists():
         return []
@@ -170,7 +221,12 @@ def find_runs(root: str | Path = "runs", name: str | None = None) -> list[RunRec
             continue  # not a run, or one whose first results are not written yet
         try:
             rec = load_run(d)
-        except DataError:
+        except DataError as e:
+            # One damaged run does not hide the others; it is named, not skipped silently.
+            if on_damaged is not None:
+                on_damaged(e)
+            else:
+                log.warning("skipped a damaged run: %s", e)
             continue
         if name is None or rec.name == name:
             records.append(rec)

@@ -228,3 +228,30 @@ def test_compare_errors_are_usage_errors(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--alpha" in r.stderr
     r = invoke("runs", "compare", str(a), str(tmp_path / "missing"))
     assert r.exit_code == 2 and "missing" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("results", "fragment"),
+    [
+        ('{"name": 3', "expected results JSON, found unreadable content"),
+        ("[]", "expected a JSON object of results"),
+        ('{"per_repeat": 5}', "expected per_repeat to be list, found int 5"),
+        ('{"per_repeat": [1, 2]}', "expected per_repeat to hold objects, found a int"),
+        ('{"metrics": {"rmse": 3}}', "expected metrics.rmse to be an object"),
+        ('{"complete": "yes"}', "expected complete to be bool"),
+    ],
+)
+def test_a_damaged_results_file_is_named_not_a_traceback(
+    tmp_path: Path, results: str, fragment: str
+) -> None:
+    run = fake_run(tmp_path, "damaged-20260101-000000", {"rmse": [1.0, 2.0]})
+    (run / "results.json").write_text(results)
+    good = fake_run(tmp_path, "good-20260101-000001", {"rmse": [1.0, 2.0]})
+    res = invoke("runs", "show", str(run))
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and fragment in res.stderr, res.stderr
+    # `runs list` still lists the good run, and names the damaged one on stderr.
+    res = invoke("runs", "list", "--dir", str(tmp_path), "-f", "json")
+    assert res.exit_code == 0
+    assert [r["run"] for r in json.loads(res.stdout)] == [good.name]
+    assert "skipped a damaged run" in res.stderr and run.name in res.stderr
