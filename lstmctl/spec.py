@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,8 +32,29 @@ from lstmctl.errors import SpecError
 from lstmctl.tuning.config import TuneSpec
 
 
+def _kinds(annotation: Any) -> set[Any]:
+    """The types a field accepts, through ``X | Y`` and ``Annotated`` (not into lists)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return set().union(*(_kinds(a) for a in get_args(annotation)))
+    return {annotation}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, v: Any, info: ValidationInfo) -> Any:
+        # Pydantic reads true as 1 where a number is expected; in a spec that is a
+        # mistake (`test: yes`, `epochs: true`), not a count.
+        if isinstance(v, bool) and info.field_name in cls.model_fields:
+            kinds = _kinds(cls.model_fields[info.field_name].annotation)
+            if kinds & {int, float} and bool not in kinds:
+                raise ValueError(f"expected a number, found {str(v).lower()}")
+        return v
 
 
 class ScaleSpec(_Strict):
@@ -45,6 +68,11 @@ class ScaleSpec(_Strict):
     def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
         if not v[0] < v[1]:
             raise ValueError(f"range must be [low, high] with low < high, found {list(v)}")
+        # An endless range scales every value to nan, a subnormal one rounds them away.
+        if not 1e-300 <= v[1] - v[0] < float("inf"):
+            raise ValueError(
+                f"range must be [low, high] with high - low finite and >= 1e-300, found {list(v)}"
+            )
         return v
 
 
@@ -306,8 +334,11 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> Spec:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
+        line = e.object[: e.start].count(b"\n") + 1
         raise SpecError(
-            f"expected UTF-8 text, found undecodable bytes ({e.reason})", str(path)
+            f"expected UTF-8 text, found byte 0x{e.object[e.start]:02x} ({e.reason}); "
+            "save the file as UTF-8",
+            f"{path}:{line}",
         ) from None
     raw = parse_yaml(text, str(path))
     if not isinstance(raw, dict):
@@ -326,16 +357,136 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> Spec:
     return spec
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word, so a second
+    ``model:`` section would silently replace the first.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` keys may be overridden: that is what merging is for
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if first is not key_node:
+                a, b = first.start_mark.line + 1, key_node.start_mark.line + 1
+                lines = f"on line {a}" if a == b else f"on lines {a} and {b}"
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"found key {key!r} twice, {lines}; keep one", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep)
+
+
 def parse_yaml(text: str, source: str) -> Any:
-    """``yaml.safe_load`` with errors that give the line and column."""
+    """Safe-load YAML, refusing duplicate keys; errors give the line and column."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise SpecError(f"invalid YAML: {e.problem or e}", where=where) from None
+        msg = str(e.problem or e)
+        cm = e.context_mark
+        if e.context and cm is not None and (mark is None or cm.index != mark.index):
+            # Where the construct began: an unclosed bracket or quote is found lines later.
+            msg += f" ({e.context} at line {cm.line + 1}, column {cm.column + 1})"
+        raise SpecError(f"invalid YAML: {msg}", where=where) from None
+    except yaml.reader.ReaderError as e:
+        # A control character PyYAML will not read; its str() spans two lines.
+        line = text.count("\n", 0, e.position) + 1
+        column = e.position - text.rfind("\n", 0, e.position)
+        code = e.character if isinstance(e.character, int) else ord(e.character)
+        raise SpecError(
+            f"invalid YAML: found the control character U+{code:04X}, which YAML does not allow",
+            where=f"{source}:{line}:{column}",
+        ) from None
     except yaml.YAMLError as e:
         raise SpecError(f"invalid YAML: {e}", where=source) from None
+    except RecursionError:
+        raise SpecError(
+            f"expected at most {_MAX_DEPTH} levels of nesting, found more",
+            where=source,
+        ) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        # PyYAML's constructors let some bad scalars out as plain Python errors
+        # (an implicit date `2020-13-45`, `!!int abc`): name the value and its line.
+        raise _bad_scalar(e, source) from None
+    _check_size(value, source)
+    return value
+
+
+# Aliases let a few lines of YAML stand for a huge structure (the "billion
+# laughs") or an endless one (an alias inside its own anchor). PyYAML shares
+# the aliased objects, but validating or printing them expands them: specs
+# are small, so anything past these bounds is refused before that happens.
+_MAX_VALUES = 100_000
+_MAX_DEPTH = 64
+# Beyond 64 bits an integer is no count, size or seed (and Python will not
+# even print one of more than 4300 digits).
+_MAX_INT = 2**63
+
+
+def _check_size(value: Any, source: str) -> None:
+    count = 0
+
+    def walk(v: Any, key: str, depth: int, open_: set[int]) -> None:
+        nonlocal count
+        count += 1
+        where = f"{source}: {key}" if key else source
+        if count > _MAX_VALUES:
+            raise SpecError(
+                f"expected at most {_MAX_VALUES} values, found more (aliases expanding too far?)",
+                where=source,
+            )
+        if isinstance(v, int) and not -_MAX_INT <= v < _MAX_INT:
+            raise SpecError(
+                f"expected an integer from -2**63 to 2**63-1, found one of {v.bit_length()} bits",
+                where=where,
+            )
+        if isinstance(v, float) and not abs(v) < float("inf"):
+            # No setting means .nan or .inf, and a saved spec would turn them into null.
+            raise SpecError(f"expected a finite number, found {v}", where=where)
+        if not isinstance(v, dict | list | tuple):
+            return
+        if id(v) in open_:
+            raise SpecError(
+                "expected no recursive aliases, found a value that contains itself", where=where
+            )
+        if depth >= _MAX_DEPTH:
+            raise SpecError(
+                f"expected at most {_MAX_DEPTH} levels of nesting, found more", where=source
+            )
+        open_.add(id(v))
+        for k, item in v.items() if isinstance(v, dict) else enumerate(v):
+            sub = (f"{key}.{k}" if key else str(k)) if isinstance(v, dict) else f"{key}[{k}]"
+            walk(item, sub, depth + 1, open_)
+        open_.discard(id(v))
+
+    walk(value, "", 0, set())
+
+
+def _bad_scalar(e: Exception, source: str) -> SpecError:
+    # The constructor that failed holds its YAML node (value, tag, line) in a local.
+    node = None
+    tb = e.__traceback__
+    while tb is not None:
+        local = tb.tb_frame.f_locals.get("node")
+        node = local if isinstance(local, yaml.Node) else node
+        tb = tb.tb_next
+    reason = " ".join(str(e).split()) or type(e).__name__
+    if not isinstance(node, yaml.ScalarNode):
+        return SpecError(f"invalid YAML: cannot read a value ({reason})", where=source)
+    mark = node.start_mark
+    return SpecError(
+        f"invalid YAML: cannot read {_found(node.value)} as !!{node.tag.rsplit(':', 1)[-1]} "
+        f"({reason})",
+        where=f"{source}:{mark.line + 1}:{mark.column + 1}",
+    )
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -449,9 +600,22 @@ def _spec_error(e: ValidationError, raw: Mapping[str, Any], source: str) -> Spec
     errors = e.errors(include_url=False)
     first = errors[0]
     parts = _key_parts(first["loc"])
+    # A union (`units: 4` or `units: [4, 8]`) tries every branch: the one that got
+    # into the value (a list's item) tells what is wrong with it.
+    deeper = [
+        err
+        for err in errors
+        if len(p := _key_parts(err["loc"])) > len(parts) and p[: len(parts)] == parts
+    ]
+    if deeper and first["type"] != "extra_forbidden":
+        first = deeper[0]
+        parts = _key_parts(first["loc"])
     key = _dotted(parts) or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
+        # The unknown key is the user's own, whatever it holds (`lstm-units`).
+        parts = [*_key_parts(first["loc"][:-1]), str(first["loc"][-1])]
+        key = f"{_dotted(parts[:-1])}.{parts[-1]}" if len(parts) > 1 else parts[-1]
         parent = _model_at(parts[:-1])
         known = list(parent.model_fields) if parent else []
         near = difflib.get_close_matches(parts[-1], known, n=1, cutoff=0.6)
@@ -469,10 +633,13 @@ def _spec_error(e: ValidationError, raw: Mapping[str, Any], source: str) -> Spec
         msg = f"expected {expected}, found {_found(first.get('input'))}"
         if kind == "value_error":
             msg = _clean_msg(first["msg"])
-    more = len({_dotted(_key_parts(err["loc"])) for err in errors}) - 1
+    # Other keys with errors; the union branches that failed at this key (or above it) are not.
+    others = [_key_parts(err["loc"]) for err in errors]
+    more = len({_dotted(p) for p in others if p != parts[: len(p)]})
     if more > 0:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return SpecError(msg, where=f"{source}: {key}")
+    # A check across sections (`_coherent`) names its keys itself.
+    return SpecError(msg, where=f"{source}: {key}" if parts else source)
 
 
 def _clean_msg(msg: str) -> str:

@@ -8,7 +8,9 @@ label per row.
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,9 +44,9 @@ def load_csv(data: DataSpec) -> tuple[pd.DataFrame, list[str]]:
         raise DataError("expected a CSV file in data.path, found none", where="data.path")
     source = str(data.path)
     _check_names(data)
-    raw = _read(source)
+    raw, header = _read(source)
     time_cols = _time_columns(data.time)
-    _check_columns(raw, [*time_cols, *used_columns(data)], source)
+    _check_columns(raw, [*time_cols, *used_columns(data)], source, header)
 
     frame = pd.DataFrame(index=raw.index)
     for col in used_columns(data):
@@ -60,21 +62,27 @@ def load_csv(data: DataSpec) -> tuple[pd.DataFrame, list[str]]:
 # --------------------------------------------------------------------------- reading
 
 
-def _read(source: str) -> pd.DataFrame:
+def _read(source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The rows (indexed by CSV line) and the header's names as written."""
     path = Path(source)
     if not path.exists():
         raise DataError("data file not found", where=source)
     if path.is_dir():
         raise DataError("expected a CSV file, found a directory", where=source)
     try:
-        raw = pd.read_csv(
-            path, dtype=str, encoding="utf-8-sig", skip_blank_lines=False, keep_default_na=True
-        )
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
+        line = e.object[: e.start].count(b"\n") + 1
         raise DataError(
-            f"expected UTF-8 text, found undecodable bytes at byte {e.start} ({e.reason})",
+            f"expected UTF-8 text, found byte 0x{e.object[e.start]:02x} on line {line} "
+            f"({e.reason}); save the file as UTF-8",
             where=source,
         ) from None
+    header = _check_fields(text, source)
+    try:
+        raw = pd.read_csv(
+            io.StringIO(text), dtype=str, skip_blank_lines=False, keep_default_na=True
+        )
     except pd.errors.EmptyDataError:
         raise DataError(
             "expected a header line and data rows, found an empty file", source
@@ -87,7 +95,35 @@ def _read(source: str) -> pd.DataFrame:
     raw = raw[raw.notna().any(axis=1)]
     if raw.empty:
         raise DataError("expected data rows after the header line, found none", where=source)
-    return raw
+    return raw, header
+
+
+def _check_fields(text: str, source: str) -> list[str]:
+    """The header's names; a DataError names the first row whose field count differs.
+
+    pandas reads a short row as missing values and, when every row has one field
+    more than the header, the first column as an index: both shift data silently.
+    """
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, [])
+        for row in reader:
+            if len(row) == len(header) or not any(f.strip() for f in row):
+                continue  # blank lines are left out later
+            fix = (
+                "quote a value that contains a comma"
+                if len(row) > len(header)
+                else "write an empty field for a missing value"
+            )
+            raise DataError(
+                f"expected {len(header)} fields as in the header line, found {len(row)}; {fix}",
+                where=f"{source}: line {reader.line_num}",
+            )
+    except csv.Error as e:
+        raise DataError(
+            f"expected CSV, found unreadable text ({e})", where=f"{source}: line {reader.line_num}"
+        ) from None
+    return header
 
 
 def _one_line(e: Exception) -> str:
@@ -113,9 +149,18 @@ def _check_names(data: DataSpec) -> None:
         )
 
 
-def _check_columns(raw: pd.DataFrame, wanted: Sequence[str], source: str) -> None:
+def _check_columns(
+    raw: pd.DataFrame, wanted: Sequence[str], source: str, header: Sequence[str] = ()
+) -> None:
     available = [str(c) for c in raw.columns]
     for col in wanted:
+        at = [i + 1 for i, name in enumerate(header) if name == col]
+        if len(at) > 1:  # pandas would rename the second one col.1 and read the first
+            raise DataError(
+                f"expected one column named {col!r}, found {len(at)} (columns "
+                f"{', '.join(map(str, at))} of the header); rename or remove the others",
+                where=f"{source}: column {col}",
+            )
         if col in raw.columns:
             continue
         near = difflib.get_close_matches(col, available, n=1, cutoff=0.6)
@@ -161,19 +206,23 @@ def time_labels(raw: pd.DataFrame, time_cols: Sequence[str], source: str) -> lis
     if len(time_cols) > 1:
         stamps = _assemble(raw[list(time_cols)])
         if stamps is not None:
-            _check_increasing(stamps, raw.index, time_cols, source)
-            return _format(stamps)
+            labels = _format(stamps)
+            _check_increasing(stamps, labels, raw.index, time_cols, source)
+            return labels
         text = raw[list(time_cols)].fillna("").astype(str).agg(" ".join, axis=1)
     else:
         text = raw[time_cols[0]].fillna("").astype(str).str.strip()
-    stamps = _parse(text)
+    stamps = _parse(text, raw.index, time_cols, source)
     if stamps is not None:
-        _check_increasing(stamps, raw.index, time_cols, source)
+        _check_increasing(stamps, text.tolist(), raw.index, time_cols, source)
     return text.tolist()
 
 
-def _parse(text: pd.Series) -> pd.Series | None:
-    if len(text) == 0 or (text == "").any():
+def _parse(
+    text: pd.Series, lines: pd.Index, time_cols: Sequence[str], source: str
+) -> pd.Series | None:
+    """Times, when the first row reads as one (then every row must); None keeps labels."""
+    if len(text) == 0:
         return None
     fmt = guess_datetime_format(str(text.iloc[0]))
     if fmt is None:
@@ -181,7 +230,15 @@ def _parse(text: pd.Series) -> pd.Series | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         stamps = pd.to_datetime(text, format=fmt, errors="coerce")
-    return None if stamps.isna().any() else stamps
+    bad = stamps.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        found = repr(text.iloc[i]) if text.iloc[i] else "an empty field"
+        raise DataError(
+            f"expected a time like the first row's {text.iloc[0]!r} (format {fmt}), found {found}",
+            where=f"{source}: column {', '.join(time_cols)}, line {int(lines[i])}",
+        )
+    return stamps
 
 
 def _assemble(parts: pd.DataFrame) -> pd.Series | None:
@@ -200,7 +257,11 @@ def _assemble(parts: pd.DataFrame) -> pd.Series | None:
 
 
 def _check_increasing(
-    stamps: pd.Series, lines: pd.Index, time_cols: Sequence[str], source: str
+    stamps: pd.Series,
+    shown: Sequence[str],
+    lines: pd.Index,
+    time_cols: Sequence[str],
+    source: str,
 ) -> None:
     values = stamps.to_numpy()
     if len(values) < 2:
@@ -208,10 +269,17 @@ def _check_increasing(
     bad = np.flatnonzero(values[1:] <= values[:-1])
     if bad.size:
         i = int(bad[0]) + 1
+        where = f"{source}: column {', '.join(time_cols)}, line {int(lines[i])}"
+        if values[i] == values[i - 1]:
+            raise DataError(
+                f"expected each time once, found {shown[i]!r} on lines {int(lines[i - 1])} "
+                f"and {int(lines[i])}; remove or merge the repeated row",
+                where=where,
+            )
         raise DataError(
-            f"expected times in increasing order, found {stamps.iloc[i]} after "
-            f"{stamps.iloc[i - 1]}; sort the file by time",
-            where=f"{source}: column {', '.join(time_cols)}, line {int(lines[i])}",
+            f"expected times in increasing order, found {shown[i]!r} after "
+            f"{shown[i - 1]!r}; sort the file by time",
+            where=where,
         )
 
 

@@ -54,6 +54,11 @@ def prepare(spec: Spec) -> Prepared:
 
     lookback, horizon = data.window.lookback, data.window.horizon
     lags = sum(t.lag for t in data.transforms if t.kind == "difference")
+    if len(frame) < 2:
+        raise DataError(
+            f"expected rows for a training part and then a test part, found {len(frame)} row",
+            where=source,
+        )
     split = RowSplit(data.split.test, data.split.validation).fit(len(frame))
     split.check(lookback, horizon, lags)
     n_fit = split.n_fit_
@@ -72,6 +77,11 @@ def prepare(spec: Spec) -> Prepared:
     feats = frame[num_features].to_numpy(dtype=np.float64)
     feature_scaler = make_scaler(data.scale, names=num_features, source=source)
     feature_scaler.fit(feats[:n_fit])
+    if data.scale.kind == "standard":
+        after = f" after {', '.join(t.kind for t in data.transforms)}" if data.transforms else ""
+        _check_spread(stages[-1][:n_fit], targets, f"{after}; use scale: {{kind: minmax}}", source)
+        drop = "; drop it from data.features, or use scale: {kind: minmax}"
+        _check_spread(feats[:n_fit], num_features, drop, source)
     encoder = OneHot(categorical, missing_as_nan=mask, source=source).fit(frame.iloc[:n_fit])
 
     inputs = np.hstack([scaled_targets, feature_scaler.transform(feats), encoder.transform(frame)])
@@ -162,6 +172,20 @@ class _Inverse:
         for k in range(len(self.chain) - 1, -1, -1):
             z = self.chain[k].inverse_forecast(z, self.origins, self.stages[k])
         return np.asarray(z, dtype=np.float64)
+
+
+def _check_spread(values: np.ndarray, names: Sequence[str], hint: str, source: str) -> None:
+    # Standard scaling divides by each column's spread over the training rows. With
+    # none, the scaler keeps scale 1 and the column silently becomes zeros: a feature
+    # that tells the model nothing, or a target it cannot learn anything from.
+    for j, name in enumerate(names):
+        col = values[:, j][~np.isnan(values[:, j])]
+        if col.size and (col == col[0]).all():
+            raise DataError(
+                f"standard scaling needs values that vary over the {len(values)} training "
+                f"rows, found every one equal to {col[0]:g}{hint}",
+                where=f"{source}: column {name}",
+            )
 
 
 def _check_windows(

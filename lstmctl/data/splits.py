@@ -49,7 +49,7 @@ class RowSplit:
             )
         n_train = n_rows - n_test
         n_val = part_size(n_train, self.validation) if self.validation else 0
-        if n_val >= n_train:
+        if not 0 <= n_val < n_train:  # a negative part would put training rows after it
             raise DataError(
                 f"expected a validation part smaller than the {n_train} training rows, "
                 f"found {n_val} ({_said(self.validation)})",

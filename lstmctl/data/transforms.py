@@ -331,9 +331,12 @@ class StandardScaler(Scaler):
     def fit(self, X: Any) -> StandardScaler:
         x = _2d(X)
         self._counts(x)
-        self.mean_ = np.nanmean(x, axis=0)
+        # A constant column's mean and std come out of the sums with rounding noise
+        # (std 3e-11 for seven 149797.5457): take its value and scale 1 exactly.
+        constant = np.nanmin(x, axis=0) == np.nanmax(x, axis=0)
+        self.mean_ = np.where(constant, np.nanmin(x, axis=0), np.nanmean(x, axis=0))
         std = np.nanstd(x, axis=0)
-        self.scale_ = np.where(std == 0, 1.0, std)
+        self.scale_ = np.where(constant | (std == 0), 1.0, std)
         return self
 
     def transform(self, X: Any) -> np.ndarray:

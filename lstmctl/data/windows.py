@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from lstmctl.errors import DataError
+
 __all__ = ["Windower", "make_windows"]
 
 
@@ -31,8 +33,10 @@ class Windower:
 
     def fit(self, inputs: Any = None, targets: Any = None) -> Windower:
         if self.lookback < 1 or self.horizon < 1:
-            raise ValueError(
-                f"lookback and horizon must be >= 1, found {self.lookback}, {self.horizon}"
+            # A DataError, not a ValueError: the numbers may come from a saved model.
+            raise DataError(
+                f"lookback and horizon must be >= 1, found {self.lookback}, {self.horizon}",
+                where="data.window",
             )
         return self
 

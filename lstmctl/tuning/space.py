@@ -148,8 +148,10 @@ def _dimension(key: str, value: Any, where: str) -> Dimension:
     low, high, step = value["low"], value["high"], value.get("step")
     log = value.get("log", False)
     for name, v in (("low", low), ("high", high), ("step", step)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
-            raise SpecError(f"range {name} must be a number, found {v!r}", where)
+        if (v is not None or name != "step") and (
+            isinstance(v, bool) or not isinstance(v, int | float) or not abs(v) < math.inf
+        ):
+            raise SpecError(f"range {name} must be a finite number, found {v!r}", where)
     if not isinstance(log, bool):
         raise SpecError(f"range log must be true or false, found {log!r}", where)
     if not low < high:
