@@ -88,6 +88,7 @@ def run(
     from lstmctl.generation import RunSamples
     from lstmctl.report.outputs import RunOutputs
     from lstmctl.rundir import create_run_dir, csv_text, write_atomic, write_json
+    from lstmctl.signals import interrupted, signum_of
     from lstmctl.tracking import require_mlflow, track_run
     from lstmctl.training.fit import iter_repeats, trainer_name
 
@@ -147,13 +148,13 @@ def run(
                 progress(i, spec.train.epochs, spec.train.epochs)  # early stopping ends sooner
             write_json(run_dir / "history" / f"repeat-{i + 1:02d}.json", fit.history)
             save(result(complete=False))
-    except KeyboardInterrupt:
-        res = result(complete=False)
-        save(res)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM under the CLI (lstmctl.signals)
+        save(result(complete=False))
         raise Interrupted(
-            f"interrupted after {len(rows)} of {spec.evaluate.repeats} repeats; "
-            f"what finished is in {run_dir} (marked incomplete)",
+            f"{interrupted(signum_of(e))} after {len(rows)} of {spec.evaluate.repeats} "
+            f"repeats; what finished is in {run_dir} (marked incomplete)",
             where="run",
+            signum=signum_of(e),
         ) from None
     res = result(complete=True)
     save(res)
@@ -161,18 +162,49 @@ def run(
         raise RunError(
             f"every repeat failed (first: {res.failed[0].error}); see {run_dir}", where="run"
         )
-    if spec.evaluate.update is not None:
-        from lstmctl.evaluation.updating import evaluate_updates
+    try:
+        if spec.evaluate.update is not None:
+            from lstmctl.evaluation.updating import evaluate_updates
 
-        log.info("update experiment: schemes %s", ", ".join(spec.evaluate.update.schemes))
-        res.updating = evaluate_updates(spec, data, fits)
+            log.info("update experiment: schemes %s", ", ".join(spec.evaluate.update.schemes))
+            res.updating = evaluate_updates(spec, data, fits)
+            save(res)
+        if samples is not None:
+            res.samples = samples.write(run_dir)  # samples.txt
+            save(res)
+        outputs.write(res)  # forecasts.csv, the plots and report.html
+        track_run(res)  # MLflow, when the spec asks for it
+    except KeyboardInterrupt as e:
+        res.complete = False  # every repeat is scored; the reports after them are not all there
         save(res)
-    if samples is not None:
-        res.samples = samples.write(run_dir)  # samples.txt
-        save(res)
-    outputs.write(res)  # forecasts.csv, the plots and report.html
-    track_run(res)  # MLflow, when the spec asks for it
+        raise Interrupted(
+            f"{interrupted(signum_of(e))} after all {len(rows)} repeats, while writing the "
+            f"reports; the scores are in {run_dir} (marked incomplete)",
+            where="run",
+            signum=signum_of(e),
+        ) from None
     return res
+
+
+def validate(spec: Spec | str | Path, overrides: list[str] | None = None) -> Spec:
+    """Check a spec, its architecture and its data (loaded and prepared), without training.
+
+    Raises the typed error (SpecError, DataError, ...) of the first problem;
+    returns the validated spec.
+    """
+    from lstmctl.data.prepare import prepare
+    from lstmctl.models.registry import get_builder
+
+    s = spec if isinstance(spec, Spec) else load_spec(spec, overrides or [])
+    get_builder(s.model.arch)
+    prepare(s)
+    if s.compare:  # each variant too: its overrides, architecture and data
+        from lstmctl.compare import variants
+
+        for v in variants(s):
+            get_builder(v.spec.model.arch)
+            prepare(v.spec)
+    return s
 
 
 def tune(

@@ -128,6 +128,16 @@ def header() -> dict[str, Any]:
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
+    from lstmctl.signals import deferred
+
+    # A signal between the two renames would leave the old model under a
+    # temporary name: it waits until the swap is done.
+    with deferred():
+        _swap(tmp, out)
+    _fsync(out.parent)
+
+
+def _swap(tmp: Path, out: Path) -> None:
     if out.exists():
         # --force: the old directory is moved aside first, then removed, so the
         # target name always holds a complete model (old, then new).
@@ -147,7 +157,6 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
             raise ModelDirError(
                 f"cannot move the new model into place: {e.strerror}", where=str(out)
             ) from None
-    _fsync(out.parent)
 
 
 def _fsync(path: Path) -> None:

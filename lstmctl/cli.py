@@ -1,14 +1,14 @@
 """The ``lstmctl`` command: parse, call the library, render. No Keras here.
 
 Results go to stdout; errors, logs and progress to stderr. Exit codes: 0 ok,
-1 a run failed, 2 bad usage, spec or data, 130 interrupted.
+1 a run failed, 2 bad usage, spec or data, 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -66,9 +66,19 @@ def guarded(fn: Callable[[], T]) -> T:
         # Escaped: messages quote user input and names like lstmctl[mlflow], not markup.
         err().print(f"[bold red]lstmctl: error:[/] {escape(str(e))}", markup=True, highlight=False)
         raise typer.Exit(e.exit_code) from None
-    except KeyboardInterrupt:
-        err().print("lstmctl: interrupted")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as e:
+        from lstmctl import signals
+
+        err().print(f"lstmctl: {signals.interrupted(signals.signum_of(e))}", markup=False)
+        raise typer.Exit(signals.exit_code(e)) from None
+    except OSError as e:
+        # A filesystem fault no library path turned into an error of its own
+        # (disk full, a folder gone): one line naming the file, not a traceback.
+        if _State.debug or isinstance(e, BrokenPipeError):
+            raise
+        what = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
+        err().print(f"[bold red]lstmctl: error:[/] {escape(what)}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def emit(
@@ -222,22 +232,9 @@ def _render_run(result: Any, fmt: Format) -> None:
 @app.command()
 def validate(spec: SpecArg, set_: SetOpt = None) -> None:
     """Check a spec, its architecture and its data (loaded and prepared); exit 0 or 2."""
-    from lstmctl.data.prepare import prepare
-    from lstmctl.models.registry import get_builder
-    from lstmctl.spec import load_spec
+    from lstmctl.api import validate as validate_spec
 
-    def go() -> None:
-        s = load_spec(spec, set_ or [])
-        get_builder(s.model.arch)
-        prepare(s)
-        if s.compare:  # each variant too: its overrides, architecture and data
-            from lstmctl.compare import variants
-
-            for v in variants(s):
-                get_builder(v.spec.model.arch)
-                prepare(v.spec)
-
-    guarded(go)
+    guarded(lambda: validate_spec(spec, set_ or []))
     err().print(f"{spec}: ok")
 
 
@@ -670,10 +667,20 @@ def tune(
 
 def main() -> None:
     """Console-script entry point."""
-    # A shell starts background jobs with SIGINT ignored, and Python keeps it
-    # so; `kill -INT` must still stop a run cleanly (finished repeats kept).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    app()
+    from lstmctl import signals
+
+    # SIGINT and SIGTERM stop a command cleanly (what finished is kept) with
+    # status 128 + the signal, also in a background job, which a shell starts
+    # with SIGINT ignored. The library itself installs no handler.
+    with signals.handled():
+        try:
+            app()
+        except SystemExit as e:
+            sig = signals.received()
+            if sig is not None and e.code not in (0, None):
+                # Typer reports a KeyboardInterrupt outside guarded() as 130, whatever the signal.
+                raise SystemExit(128 + sig) from None
+            raise
 
 
 if __name__ == "__main__":

@@ -19,7 +19,12 @@ class LstmctlError(Exception):
         self.where = where
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}" if self.where else self.message
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        if text.isprintable():
+            return text
+        # One error, one line: a key or column name as the user wrote it may hold a
+        # line break or a control character; show those escaped, as repr() does.
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class UsageError(LstmctlError):
@@ -53,6 +58,18 @@ class RunError(LstmctlError):
 
 
 class Interrupted(LstmctlError):
-    """The run was interrupted (Ctrl-C); what finished was kept."""
+    """The run was stopped by a signal (Ctrl-C, ``kill``); what finished was kept.
+
+    ``exit_code`` is 128 + the signal's number, as a shell reports a process
+    the signal killed: 130 for SIGINT, 143 for SIGTERM. Without ``signum``,
+    the signal lstmctl's handler received (see :mod:`lstmctl.signals`), else SIGINT.
+    """
 
     exit_code = 130
+
+    def __init__(self, message: str, where: str | None = None, signum: int | None = None) -> None:
+        from lstmctl import signals
+
+        super().__init__(message, where)
+        self.signum = signals.signum_of() if signum is None else signum
+        self.exit_code = 128 + self.signum

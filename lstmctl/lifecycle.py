@@ -24,12 +24,14 @@ states explicitly.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,8 @@ from lstmctl.artifacts import (
     write_model_dir,
 )
 from lstmctl.data.prepared import Prepared
-from lstmctl.errors import DataError, ModelDirError, RunError, UsageError
+from lstmctl.errors import DataError, Interrupted, ModelDirError, RunError, UsageError
+from lstmctl.signals import deferred
 from lstmctl.spec import Spec, load_spec
 
 log = logging.getLogger("lstmctl")
@@ -94,7 +97,8 @@ def finalize(
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides or [])
     out = check_target(out, force)  # before any training
-    return _finalize(spec, out, force=force, onnx=onnx, progress=progress, lineage=None)
+    with _reported_stop(out):
+        return _finalize(spec, out, force=force, onnx=onnx, progress=progress, lineage=None)
 
 
 def final_spec(spec: Spec) -> Spec:
@@ -210,7 +214,7 @@ def _finalize_text(
         ),
         "model.keras": lambda p: save_keras(model, p),
     }
-    write_model_dir(out, writers, manifest, force=force)
+    _write_model(out, writers, manifest, force)
     return SavedModel(out, open_model_dir(out).manifest, time.perf_counter() - start)
 
 
@@ -233,7 +237,8 @@ def generate(
             where=str(model_dir),
         )
     codec = TextCodec.from_state(md.preprocess, where=str(md.path / "preprocess.json"))
-    use_backend(md.spec().backend)
+    with deferred():  # see training.fit.iter_repeats
+        use_backend(md.spec().backend)
     model = md.load_keras()
     return iter_text(model, codec, prompt, length, temperature, seed)
 
@@ -249,7 +254,8 @@ def _train(
 
     if initial is not None:
         # Only the compiled trainer starts from given weights (see the module doc).
-        use_backend("auto")
+        with deferred():
+            use_backend("auto")
         from lstmctl.training.fused import fit_fused
 
         def all_at_once(done: int, total: int) -> None:
@@ -484,8 +490,50 @@ def _save(
         "model.keras": keras_file,
         "model.onnx": onnx_file,
     }
-    write_model_dir(out, writers, manifest, force=force)
+    _write_model(out, writers, manifest, force)
     return open_model_dir(out).manifest
+
+
+def _manifest_digest(target: Path) -> str | None:
+    try:
+        return hashlib.sha256((target / "manifest.json").read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _what_was_left(target: Path, before: str | None) -> str:
+    """What a failed or interrupted save left at ``target``: as it was, or the new model."""
+    now = _manifest_digest(target)
+    if now == before:
+        return "nothing was written" if before is None else "the model there is as it was"
+    return "the new model was saved"
+
+
+def _write_model(out: Path, writers: dict[str, Any], manifest: dict[str, Any], force: bool) -> None:
+    """``write_model_dir``; a filesystem fault (disk full) is a RunError saying what is left."""
+    before = _manifest_digest(out)
+    try:
+        write_model_dir(out, writers, manifest, force=force)
+    except OSError as e:
+        raise RunError(
+            f"cannot write the model directory: {e.strerror or e} ({_what_was_left(out, before)})",
+            where=str(out),
+        ) from None
+
+
+@contextmanager
+def _reported_stop(target: Path) -> Iterator[None]:
+    """A signal (Ctrl-C, or SIGTERM under the CLI) is an Interrupted saying what is left."""
+    from lstmctl.signals import interrupted, signum_of
+
+    before = _manifest_digest(target)
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        sig = signum_of(e)
+        raise Interrupted(
+            f"{interrupted(sig)}; {_what_was_left(target, before)}", where=str(target), signum=sig
+        ) from None
 
 
 # --------------------------------------------------------------------------- update
@@ -539,7 +587,8 @@ def update(
 
     # Fine-tuning trains on the compiled JAX trainer (the only one that starts
     # from given weights); refit trains as the saved spec says.
-    use_backend(spec.backend if scheme == "refit" else "auto")
+    with deferred():
+        use_backend(spec.backend if scheme == "refit" else "auto")
     old_csv = md.read_text("data.csv")
     new_csv = _new_rows_csv(spec, data, text)
     combined = _append_csv(old_csv, new_csv)
@@ -554,7 +603,7 @@ def update(
         "new_rows": int(len(pd.read_csv(io.StringIO(new_csv), dtype=str))),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with tempfile.TemporaryDirectory(prefix="lstmctl-update-") as tmp:
+    with _reported_stop(target), tempfile.TemporaryDirectory(prefix="lstmctl-update-") as tmp:
         path = Path(tmp) / "data.csv"
         path.write_text(combined, encoding="utf-8")
         spec2 = spec.model_copy(deep=True)

@@ -17,12 +17,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lstmctl.errors import LstmctlError, UsageError
+from lstmctl.errors import LstmctlError, RunError, UsageError
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
+
+    A filesystem fault (disk full, the folder removed) is a :class:`RunError`
+    naming the file; the previous version of the file, if any, is left whole.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _cannot_write(path, e) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -31,9 +38,16 @@ def write_atomic(path: Path, text: str) -> None:
             os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _cannot_write(path, e) from None
         raise
+
+
+def _cannot_write(path: Path, e: OSError) -> RunError:
+    kept = "the previous version is kept" if path.exists() else "nothing was written"
+    return RunError(f"cannot write this file: {e.strerror or e} ({kept})", where=str(path))
 
 
 def _umask() -> int:
@@ -54,8 +68,14 @@ def ensure_writable_folder(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise error(f"cannot create the {what}: {e.strerror}", where=str(folder)) from None
-    if not os.access(folder, os.W_OK):
-        raise error(f"the {what} is not writable", where=str(folder))
+    # Writing is the only test that holds for root and for read-only mounts,
+    # where os.access says yes (or /proc, which takes no files at all).
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".lstmctl-write-test-")
+    except OSError as e:
+        raise error(f"the {what} is not writable ({e.strerror})", where=str(folder)) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def create_run_dir(root: str | Path, name: str) -> Path:

@@ -26,6 +26,8 @@ chunks and the run ends early when every replica has stopped.
 
 from __future__ import annotations
 
+import gc
+import logging
 import math
 import random
 import sys
@@ -41,7 +43,10 @@ from lstmctl.errors import RunError, SpecError
 from lstmctl.models.registry import Shapes, build_model
 from lstmctl.spec import Spec
 from lstmctl.training.batches import trim_for_stateful
+from lstmctl.training.fit import failed_fit, non_finite_loss, out_of_memory
 from lstmctl.training.result import FitResult
+
+log = logging.getLogger("lstmctl")
 
 # Windows per vmapped call when evaluating or predicting a stateless model.
 EVAL_BATCH = 512
@@ -79,7 +84,49 @@ def fit_fused(
     Replica ``i`` uses seed ``spec.seed + i``. Returns one :class:`FitResult`
     per replica, in seed order. A replica whose loss became NaN or infinite is
     returned with ``error`` set and an empty ``test_pred``.
+
+    Out of memory (see ``training.fit.out_of_memory``), the replicas are fitted
+    again in two halves, each half split again while it does not fit; a
+    replica that does not fit alone is returned with ``error`` "out of memory:
+    ...". The halves are separate programs, seeded as the whole would have
+    been (replica ``i`` still uses ``spec.seed + i``, as tuning's groups of
+    repeats do); ``progress`` and ``on_epochs`` then see each half in turn.
     """
+    start = time.perf_counter()
+    try:
+        return _fit_group(spec, data, progress, on_epochs, initial_weights)
+    except Exception as e:  # MemoryError, or XLA's RESOURCE_EXHAUSTED runtime error
+        error = out_of_memory(e)
+        if error is None:
+            raise
+    gc.collect()  # the failed program's buffers go before the halves allocate theirs
+    n_rep = spec.evaluate.repeats
+    if n_rep == 1:
+        log.info("the replica of seed %d failed, the others go on: %s", spec.seed, error)
+        return [failed_fit(spec.seed, error, time.perf_counter() - start, data)]
+    half = n_rep // 2
+    log.info("%s with %d replicas at once; trying %d, then %d", error, n_rep, half, n_rep - half)
+    results: list[FitResult] = []
+    for first, count in ((0, half), (half, n_rep - half)):
+        part = spec.model_copy(
+            update={
+                "seed": spec.seed + first,
+                "evaluate": spec.evaluate.model_copy(update={"repeats": count}),
+            }
+        )
+        init = None if initial_weights is None else initial_weights[first : first + count]
+        results += fit_fused(part, data, progress, on_epochs, init)
+    return results
+
+
+def _fit_group(
+    spec: Spec,
+    data: Prepared,
+    progress: Callable[[int, int], None] | None,
+    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None,
+    initial_weights: list[list[np.ndarray]] | None,
+) -> list[FitResult]:
+    """:func:`fit_fused`'s replicas as one compiled program (whatever memory it needs)."""
     start = time.perf_counter()
     import jax
     import jax.numpy as jnp
@@ -220,7 +267,7 @@ def fit_fused(
         order, weights = epoch_order(st["key"], epoch)
 
         def step(carry: Any, inp: Any) -> tuple:
-            tr, nt, ov, states, ok_all, total = carry
+            tr, nt, ov, states, ok_all, total, bad = carry
             idx, w = inp
             x, y = arr["X"][idx], arr["y"][idx]
             (loss, (nt2, states2)), grads = grad_fn(tr, nt, x, y, w, states)
@@ -234,6 +281,7 @@ def fit_fused(
                 states2,
                 ok_all & ok,
                 total + loss * jnp.sum(w),
+                jnp.where(ok_all & ~ok, loss, bad),  # the first loss that was not finite
             )
             return carry, None
 
@@ -244,14 +292,16 @@ def fit_fused(
             zero_states(batch),
             jnp.bool_(True),
             jnp.float32(0.0),
+            jnp.float32(0.0),
         )
-        (tr, nt, ov, states, ok_all, total), _ = jax.lax.scan(step, init, (order, weights))
+        (tr, nt, ov, states, ok_all, total, bad), _ = jax.lax.scan(step, init, (order, weights))
         loss = total / n_fit
         val = validate(tr, nt, states, arr) if has_val else jnp.float32(jnp.nan)
 
         still = active & ok_all
         new = dict(st, tr=tr, nt=nt, opt=ov)
         new["failed_at"] = jnp.where(active & ~ok_all, epoch + 1, st["failed_at"])
+        new["bad_loss"] = jnp.where(active & ~ok_all, bad, st["bad_loss"])
         new["epochs_run"] = jnp.where(active, epoch + 1, st["epochs_run"])
         new["active"] = still
         if es is not None:
@@ -301,6 +351,7 @@ def fit_fused(
         "key": jnp.asarray(np.stack([_key_data(spec.seed + i) for i in range(n_rep)])),
         "active": jnp.ones((n_rep,), bool),
         "failed_at": jnp.zeros((n_rep,), jnp.int32),
+        "bad_loss": jnp.zeros((n_rep,), jnp.float32),
         "epochs_run": jnp.zeros((n_rep,), jnp.int32),
         "best": jnp.full((n_rep,), jnp.inf, jnp.float32),
         "wait": jnp.zeros((n_rep,), jnp.int32),
@@ -328,6 +379,7 @@ def fit_fused(
 
     # ------------------------------------------------------------------ results
     failed_at = np.asarray(state["failed_at"])
+    bad_loss = np.asarray(state["bad_loss"])
     epochs_run = np.asarray(state["epochs_run"])
     final_tr, final_nt = state["tr"], state["nt"]
     if restore_best:
@@ -382,7 +434,7 @@ def fit_fused(
         error = None
         pred = preds[i].copy()
         if failed_at[i]:
-            error = f"loss became NaN at epoch {int(failed_at[i])}"
+            error = non_finite_loss(float(bad_loss[i]), int(failed_at[i]))
             pred = np.zeros((0, horizon, n_targets), np.float32)
         results.append(
             FitResult(

@@ -8,6 +8,8 @@ trainer is checked against.
 
 from __future__ import annotations
 
+import gc
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -20,7 +22,10 @@ from lstmctl.errors import RunError
 from lstmctl.models.registry import Shapes, build_model
 from lstmctl.spec import Spec
 from lstmctl.training.batches import trim_for_stateful
+from lstmctl.training.fit import failed_fit, non_finite_loss, out_of_memory
 from lstmctl.training.result import FitResult
+
+log = logging.getLogger("lstmctl")
 
 # progress(repeat_index, epochs_done, total_epochs)
 Progress = Callable[[int, int, int], None]
@@ -118,6 +123,22 @@ def _predict_test(spec: Spec, data: Prepared, model: Any) -> np.ndarray:
     return out[len(history) - len(data.X_test) :]
 
 
+def fit_one_or_fail(
+    spec: Spec, data: Prepared, repeat: int, progress: Progress | None = None
+) -> FitResult:
+    """:func:`fit_one`; running out of memory fails this repeat alone (its ``error`` says so)."""
+    start = time.perf_counter()
+    try:
+        return fit_one(spec, data, repeat, progress)
+    except Exception as e:  # MemoryError, TensorFlow's or XLA's resource-exhausted error
+        error = out_of_memory(e)
+        if error is None:
+            raise
+    gc.collect()  # the failed model's buffers go before the next repeat allocates its own
+    log.info("repeat %d failed, the run goes on: %s", repeat + 1, error)
+    return failed_fit(spec.seed + repeat, error, time.perf_counter() - start, data)
+
+
 def fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None = None) -> FitResult:
     """Fit and predict one repeat, seeded with ``spec.seed + repeat``."""
     import keras
@@ -153,13 +174,16 @@ def fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None =
     )
     history = {k: [float(x) for x in v] for k, v in fit.history.items()}
     losses = history.get("loss", [])
-    if not losses or not all(math.isfinite(x) for x in losses):
+    bad = next((k for k, x in enumerate(losses) if not math.isfinite(x)), None)
+    if not losses or bad is not None:
+        # TerminateOnNaN stopped the fit in the epoch whose loss is not finite.
+        error = "no epoch was run" if bad is None else non_finite_loss(losses[bad], bad + 1)
         return FitResult(
             seed=seed,
             history=history,
             test_pred=np.empty((0,)),
             seconds=time.perf_counter() - start,
-            error=f"loss became NaN or infinite at epoch {len(losses)}",
+            error=error,
             epochs_run=len(losses),
         )
     pred = _predict_test(spec, data, model)

@@ -13,8 +13,10 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from lstmctl.data.prepared import Prepared
+from lstmctl.errors import RunError
 from lstmctl.spec import Spec
 from lstmctl.training.result import FitResult
 
@@ -33,9 +35,10 @@ def _init_worker(backend: str) -> None:
 
 
 def _fit(spec: Spec, data: Prepared, repeat: int) -> FitResult:
-    from lstmctl.training.keras_fit import fit_one
+    # Out of memory is caught in the worker: TensorFlow's errors do not cross processes.
+    from lstmctl.training.keras_fit import fit_one_or_fail
 
-    return fit_one(spec, data, repeat)
+    return fit_one_or_fail(spec, data, repeat)
 
 
 def fit_in_workers(
@@ -52,11 +55,27 @@ def fit_in_workers(
         ]
         try:
             for i, future in enumerate(futures):
-                result = future.result()
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    # Killed from outside (the system's out-of-memory killer, as a rule):
+                    # the pool cannot go on; the repeats before this one are kept.
+                    raise RunError(
+                        f"a worker process died before repeat {i + 1} finished (killed by "
+                        "the system: out of memory?); try fewer --jobs",
+                        where="train.jobs",
+                    ) from None
                 if progress is not None:
                     progress(i, epochs, epochs)
                 yield result
-        except BaseException:
+        except BaseException as e:
             # Ctrl-C or a failure: drop the queued repeats, keep what finished.
+            workers = dict(getattr(pool, "_processes", None) or {})  # gone after shutdown
             pool.shutdown(wait=False, cancel_futures=True)
+            if isinstance(e, KeyboardInterrupt | GeneratorExit):
+                # A signal sent to this process alone (kill PID) did not reach the
+                # workers, and a caller that stops reading (closing this generator)
+                # wants no more: stop their repeats too rather than wait for them.
+                for proc in workers.values():
+                    proc.terminate()
             raise

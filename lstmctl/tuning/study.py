@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from lstmctl.errors import Interrupted, RunError, UsageError
+from lstmctl.signals import deferred, signum_of
+from lstmctl.signals import interrupted as describe_signal
 from lstmctl.spec import Spec, load_spec
 from lstmctl.tuning import storage as st
 from lstmctl.tuning.compile_cache import enable_compile_cache
@@ -122,7 +124,8 @@ def run_study(
         tune.strategy,
         workers,
     )
-    enable_compile_cache(run_dir, spec.backend)
+    with deferred():  # it imports JAX: see training.fit.iter_repeats
+        enable_compile_cache(run_dir, spec.backend)
     deadline = None if tune.timeout is None else time.time() + tune.timeout
 
     def on_trial(frozen: Any) -> None:
@@ -136,24 +139,26 @@ def run_study(
 
     notes: list[str] = []
     children = _start_children(run_dir, name, url, workers - 1, deadline, progress is not None)
-    interrupted = False
+    signum = None  # set when a signal (Ctrl-C, kill) stopped the study
     try:
         with interrupt_on_sigterm():
             Worker(study_obj, ctx, deadline, on_trial).run()
             notes += _wait_children(children)
-    except KeyboardInterrupt:
-        interrupted = True
-        _stop_children(children)
+    except KeyboardInterrupt as e:
+        signum = signum_of(e)
+        _stop_children(children, signum)
+    interrupted = signum is not None
 
     result = _result(spec, study_obj, dims, name, url, run_dir, start, workers, interrupted)
     result.notes = notes
     _write_report(result, plot)
-    if interrupted:
+    if signum is not None:
         done = sum(1 for r in result.rows if r.finished)
         raise Interrupted(
-            f"interrupted; the {done} finished trials are kept in {run_dir} — continue with "
-            f"lstmctl tune --resume {run_dir}",
+            f"{describe_signal(signum)}; the {done} finished trials are kept in {run_dir} "
+            f"(marked incomplete) — continue with lstmctl tune --resume {run_dir}",
             where="tune",
+            signum=signum,
         )
     failed = [r for r in result.rows if r.state == "failed"]
     if failed and all(r.state in ("failed", "running") for r in result.rows):
@@ -270,16 +275,24 @@ def _wait_children(procs: list[subprocess.Popen[bytes]]) -> list[str]:
     notes = []
     for k, p in enumerate(procs, start=1):
         rc = p.wait()
-        if rc not in (0, 130):
+        if rc not in (0, 130, 143):  # 130, 143: stopped by a signal, its trial queued again
             notes.append(f"worker {k} exited with status {rc} (its error is above)")
     return notes
 
 
-def _stop_children(procs: list[subprocess.Popen[bytes]]) -> None:
-    """Let the workers finish cleanly (their running trials are queued again)."""
+def _stop_children(procs: list[subprocess.Popen[bytes]], signum: int) -> None:
+    """Stop the workers as this process was stopped; they queue their running trials again.
+
+    SIGTERM (``kill PID``) reached this process alone: it is passed on at once.
+    Ctrl-C on a terminal reached every worker already; those still running
+    after a moment get SIGINT (``kill -INT PID`` reached only this one).
+    """
     import signal
 
-    # On a terminal, Ctrl-C reached every worker already; give them a moment first.
+    if signum != signal.SIGINT:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signum)
     deadline = time.monotonic() + 2.0
     for p in procs:
         try:

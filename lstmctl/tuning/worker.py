@@ -12,7 +12,6 @@ import argparse
 import logging
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from lstmctl import signals
 from lstmctl.tuning import storage as st
 from lstmctl.tuning.pruning import Pruned
 from lstmctl.tuning.trial import TrialContext, describe_error, run_trial
@@ -62,18 +62,8 @@ class _Heartbeat:
 @contextmanager
 def interrupt_on_sigterm() -> Iterator[None]:
     """``kill PID`` stops a worker as cleanly as Ctrl-C (its trial is queued again)."""
-    if threading.current_thread() is not threading.main_thread():
+    with signals.sigterm_interrupts():
         yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class Worker:
@@ -107,7 +97,12 @@ class Worker:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "experimental" since Optuna 2.9
                 optuna.storages.fail_stale_trials(self.study)
-            trial = self._next()
+            with signals.deferred():
+                # Claimed and signed as one step: a signal between the two would leave a
+                # running trial that no worker owns (found only when heartbeats stop).
+                trial = self._next()
+                if trial is not None:
+                    trial.set_user_attr("worker", st.worker_id())
             if trial is None:
                 break
             self._run_one(trial)
@@ -125,7 +120,6 @@ class Worker:
         from optuna.trial import TrialState
 
         study = self.study
-        trial.set_user_attr("worker", st.worker_id())
         beat = _Heartbeat(study._storage, trial._trial_id)
         try:
             value = run_trial(trial, self.ctx, self._references)
@@ -135,9 +129,11 @@ class Worker:
         except Pruned:
             frozen = study.tell(trial, state=TrialState.PRUNED)
         except KeyboardInterrupt:
-            trial.set_user_attr("error", "interrupted")
-            frozen = study.tell(trial, state=TrialState.FAIL)
-            st.requeue(study, frozen)
+            # The signal may come inside study.tell, once the trial is recorded finished.
+            if not study._storage.get_trial(trial._trial_id).state.is_finished():
+                trial.set_user_attr("error", "interrupted")
+                frozen = study.tell(trial, state=TrialState.FAIL)
+                st.requeue(study, frozen)
             raise
         except Exception as e:
             # A failed trial (a bad combination, NaN losses, out of memory) is
@@ -183,10 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     from lstmctl.tuning.space import parse_space
 
     try:
-        with interrupt_on_sigterm():
+        # SIGINT and SIGTERM as in the lstmctl command; the parent passes its signal on.
+        with signals.handled(announce=False):
             spec = load_spec(args.spec)
             assert spec.tune is not None
-            enable_compile_cache(Path(args.spec).parent, spec.backend)
+            with signals.deferred():  # it imports JAX: see training.fit.iter_repeats
+                enable_compile_cache(Path(args.spec).parent, spec.backend)
             ctx = TrialContext(spec, parse_space(spec.tune.space))
             storage = st.open_storage(url)
             from lstmctl.tuning.pruning import study_pruner
@@ -200,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{args.label}: {trial_line(frozen, ctx)}", file=sys.stderr)
 
             Worker(study, ctx, args.deadline, report).run()
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as e:
+        return signals.exit_code(e)
     except LstmctlError as e:
         print(f"lstmctl: error: {args.label}: {e}", file=sys.stderr)
         return e.exit_code

@@ -1,0 +1,229 @@
+"""SIGINT and SIGTERM stop `run`, `tune` and `update` cleanly (real processes, real signals)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import lifecycle_fixtures as fx
+import pytest
+import yaml
+from test_tune import tune_spec
+
+from lstmctl import signals
+from lstmctl.api import tune
+from lstmctl.artifacts import open_model_dir
+
+# The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
+lifecycle_dir = fx.lifecycle_dir
+saved_plain = fx.saved_plain
+
+LSTMCTL = [sys.executable, "-m", "lstmctl.cli"]
+
+
+def start(*args: str, tensorflow: bool = False, cache: Path | None = None) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    if tensorflow:
+        env.pop("KERAS_BACKEND", None)  # the spec's backend decides
+    elif cache is not None:
+        env["LSTMCTL_JAX_CACHE"] = str(cache)
+    else:
+        # The compile cache this process filled: the tiny spec's programs are reads there.
+        from lstmctl.training.backend import use_backend
+
+        use_backend("auto")
+        import jax
+
+        filled = getattr(jax.config, "jax_compilation_cache_dir", None)
+        if filled and "LSTMCTL_JAX_CACHE" not in env:
+            env["LSTMCTL_JAX_CACHE"] = str(filled)
+    return subprocess.Popen(
+        [*LSTMCTL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def wait_for(ready: Callable[[], bool], *procs: subprocess.Popen[str], limit: float = 240) -> None:
+    """Poll an on-disk marker while the processes run; fail with their stderr if one ends."""
+    deadline = time.monotonic() + limit
+    while not ready():
+        for p in procs:
+            if p.poll() is not None:
+                pytest.fail(f"exited {p.returncode} before the marker: {p.communicate()[1]}")
+        if time.monotonic() > deadline:
+            pytest.fail("the marker did not appear in time")
+        time.sleep(0.05)
+
+
+def stop_all(procs: list[subprocess.Popen[str]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
+def test_handler_raises_once_then_ignores_a_second_signal_while_cleaning_up() -> None:
+    with signals.handled(announce=False):
+        with pytest.raises(signals.Signalled) as e:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs at the next bytecode
+        assert e.value.signum == signal.SIGTERM and signals.exit_code(e.value) == 143
+        os.kill(os.getpid(), signal.SIGINT)  # ignored: the first one's cleanup goes on
+        time.sleep(0.01)
+        assert signals.received() == signal.SIGTERM
+    assert signals.received() is None and not signals.installed()
+    assert signals.exit_code(KeyboardInterrupt()) == 130  # a library caller's Ctrl-C
+
+    # deferred(): held back until the block (an import of JAX, say) is done.
+    done = []
+    held = pytest.raises(signals.Signalled)
+    with signals.handled(announce=False), held as e2, signals.deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+        done.append("the block")
+    assert done == ["the block"] and e2.value.signum == signal.SIGINT
+
+
+def backend_of(run_dir: Path) -> str:
+    return str(yaml.safe_load((run_dir / "spec.yaml").read_text())["backend"])
+
+
+def test_two_runs_at_once_get_their_own_run_dirs_and_stop_on_sigterm_and_sigint(
+    tiny_spec: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    # Started together on the same spec (so in the same second, as a rule): one fits
+    # 50 repeats one by one on TensorFlow, the other all at once on JAX.
+    many = ["--set", "evaluate.repeats=50", "--set", "train.epochs=5"]
+    keras_run = start("run", str(tiny_spec), "--set", "backend=tensorflow", *many, tensorflow=True)
+    fused_run = start("run", str(tiny_spec), "--set", "train.epochs=5000")
+    procs = [keras_run, fused_run]
+    try:
+        # Both run directories exist (their results.json says what finished: nothing yet).
+        wait_for(lambda: len(list(runs.glob("*/results.json"))) == 2, *procs)
+        fused_run.send_signal(signal.SIGINT)  # while it imports JAX or compiles, as it happens
+        (keras_dir,) = [d for d in runs.iterdir() if backend_of(d) == "tensorflow"]
+        wait_for((keras_dir / "history" / "repeat-01.json").exists, keras_run)
+        keras_run.send_signal(signal.SIGTERM)
+        errs = [p.communicate(timeout=120)[1] for p in procs]
+    finally:
+        stop_all(procs)
+    assert [p.returncode for p in procs] == [143, 130], errs
+    assert "interrupted by SIGTERM after" in errs[0] and "interrupted after 0 of 2" in errs[1]
+    dirs = [Path(re.findall(r"is in (\S+) \(marked incomplete\)", e)[0]) for e in errs]
+    assert dirs[0] != dirs[1] and sorted(runs.iterdir()) == sorted(dirs)
+    kept = [json.loads((d / "results.json").read_text()) for d in dirs]
+    assert [r["complete"] for r in kept] == [False, False]
+    assert 1 <= kept[0]["repeats"] < 50 and len(kept[0]["per_repeat"]) == kept[0]["repeats"]
+    assert kept[1]["repeats"] == 0 and kept[1]["per_repeat"] == []
+    for run_dir in dirs:
+        assert not list(run_dir.rglob("*.tmp"))
+
+
+def _study_states(db: Path) -> list[str]:
+    """Trial states, read straight from Optuna's tables (quick enough to poll)."""
+    import sqlite3
+
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as con:
+        return [state for (state,) in con.execute("SELECT state FROM trials ORDER BY number")]
+
+
+def _workers_of(run_dir: Path) -> list[str]:
+    """The live processes running `python -m lstmctl.tuning.worker` on this study."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "lstmctl.tuning.worker" in text and str(run_dir) in text:
+            found.append(text)
+    return found
+
+
+def test_sigterm_stops_tune_and_its_workers_and_the_study_resumes(
+    tmp_path: Path, tiny_csv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The programs of test_tune_workers' killed study, in the compile cache the tune
+    # tests share (one compile serves both); trials long enough that some are left to
+    # resume when the first one is done.
+    lrs = [0.002, 0.005, 0.01, 0.02, 0.03, 0.05]
+    path = tune_spec(
+        tmp_path,
+        tiny_csv,
+        {"space": {"train.learning_rate": lrs}, "repeats": 2},
+        train={"epochs": 1000, "batch_size": 8},
+    )
+    p = start(
+        "tune", str(path), "--workers", "2", cache=tmp_path_factory.getbasetemp() / "jax-cache"
+    )
+    dbs: list[Path] = []
+    polls: list[str] = []  # what the marker looked like, for a failure's message
+
+    def a_trial_is_complete() -> bool:
+        dbs[:] = list((tmp_path / "runs").glob("*/study.db"))
+        try:
+            states = _study_states(dbs[0]) if dbs else []
+            polls.append(f"{time.monotonic():.2f} {states}")
+            return "COMPLETE" in states
+        except Exception as e:  # the database is still being created
+            polls.append(f"{time.monotonic():.2f} {e!r}")
+            return False
+
+    try:
+        wait_for(a_trial_is_complete, p)
+        p.send_signal(signal.SIGTERM)  # the parent alone, as `kill PID` does
+        _, err = p.communicate(timeout=120)
+    finally:
+        stop_all([p])
+    run_dir = dbs[0].parent
+    assert p.returncode == 143, err
+    assert "interrupted by SIGTERM" in err and f"--resume {run_dir}" in err
+    if Path("/proc/self/cmdline").exists():
+        assert _workers_of(run_dir) == []  # the worker got the signal too, and stopped
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["complete"] is False
+    kept = {t["trial"] for t in results["trials"] if t["state"] == "complete"}
+    assert kept and len(kept) < len(lrs), (polls[-30:], err)
+
+    res = tune(resume=run_dir)
+    assert res.complete, [(r.number, r.state, r.note, r.worker) for r in res.rows]
+    complete = [r for r in res.rows if r.state == "complete"]
+    assert sorted(r.params["train.learning_rate"] for r in complete) == lrs  # each once
+    assert kept <= {r.number for r in complete}  # the finished trials were not run again
+
+
+def digest(d: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir())}
+
+
+def test_sigterm_while_an_in_place_update_is_saved_leaves_the_model_as_it_was(
+    saved_plain: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "saved" / "m"
+    shutil.copytree(saved_plain, model)
+    before = digest(model)
+    new = tmp_path / "new.csv"
+    new.write_text("month,sales\n2004-01,199.5\n2004-02,204.0\n2004-03,260.0\n")
+    # With the ONNX export (a child process that imports TensorFlow) the save takes seconds.
+    p = start("update", "-m", str(model), "-d", str(new), "-e", "1", "--in-place")
+    try:
+        wait_for(lambda: bool(list(model.parent.glob(".m.partial-*"))), p)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    finally:
+        stop_all([p])
+    assert p.returncode == 143, err
+    assert "interrupted by SIGTERM; the model there is as it was" in err
+    assert digest(model) == before
+    open_model_dir(model)  # every hash checks out
+    assert [q.name for q in model.parent.iterdir()] == ["m"]  # no partial directory beside it
