@@ -507,12 +507,9 @@ def predict(
         if input_ == "-":
             text = sys.stdin.read()
         elif input_ is not None:
-            from lstmctl.errors import DataError
+            from lstmctl.predict import read_input
 
-            p = Path(input_)
-            if not p.is_file():
-                raise DataError("input file not found", where=str(p))
-            text = p.read_text(encoding="utf-8-sig")
+            text = read_input(input_)
         return predict_rows(model, text, horizon=horizon, engine=engine, history=not no_history)
 
     fc = guarded(go)

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from lstmctl.artifacts import ModelDir, open_model_dir
+from lstmctl.data.loading import check_fields
 from lstmctl.data.missing import MissingValues
 from lstmctl.data.transforms import Scaler, scaler_from_state, transform_from_state
 from lstmctl.errors import DataError, ModelDirError, UsageError
@@ -242,6 +243,7 @@ def read_rows(text: str, pre: Preprocessor, source: str = "--input") -> pd.DataF
     if stripped[0] in "[{":
         raw = _json_rows(stripped, source)
     else:
+        check_fields(text, source)  # a ragged row would shift values into other columns
         try:
             raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -577,6 +579,25 @@ def _tail_frame(tail: dict[str, Any], pre: Preprocessor) -> pd.DataFrame:
             frame[col] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     frame["__label__"] = [str(v) for v in tail["labels"]]
     return frame
+
+
+def read_input(path: str | Path) -> str:
+    """The text of an ``--input`` file: UTF-8 (a byte-order mark is allowed)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(
+            "input file not found" if not p.exists() else "expected a file, found a directory",
+            where=str(p),
+        )
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"expected UTF-8 text, found byte 0x{data[e.start]:02x}; save the file as UTF-8",
+            where=f"{p}: line {line}",
+        ) from None
 
 
 def predict(

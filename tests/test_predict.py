@@ -144,6 +144,29 @@ def test_bad_input_is_one_line_exit_2(saved_plain: Path) -> None:
     assert res.exit_code == 2 and "--engine keras" in res.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"month,sales\n2004-01,1,2\n", "line 2: expected 2 fields as in the header line, found 3"),
+        (b"month,sales\n2004-01,1\n2004-02\n", "line 3: expected 2 fields"),
+        (b"month,sales\n2004-01,\xe9\n", "line 2: expected UTF-8 text, found byte 0xe9"),
+        (b"", "expected rows (CSV with a header, or JSON lines), found nothing"),
+        (b'{"month": "2004-01", "sales": [1]}\n', "expected a number, found '[1]'"),
+    ],
+)
+def test_bad_input_files_are_one_line_exit_2(
+    saved_plain: Path, tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_bytes(content)
+    res = CliRunner().invoke(app, ["predict", "-m", str(saved_plain), "-i", str(rows)])
+    assert res.exit_code == 2 and res.stdout == "", res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], res.stderr
+    res = CliRunner().invoke(app, ["predict", "-m", str(saved_plain), "-i", str(tmp_path)])
+    assert res.exit_code == 2 and "expected a file, found a directory" in res.stderr
+
+
 def test_numpy_one_hot_matches_the_fitted_encoder() -> None:
     train = pd.DataFrame({"wind": ["NE", "SE", "cv", "NE"]})
     new = pd.DataFrame({"wind": ["SE", "NW", None, "cv"]})  # unknown and missing values

@@ -78,7 +78,7 @@ def _read(source: str) -> tuple[pd.DataFrame, list[str]]:
             f"({e.reason}); save the file as UTF-8",
             where=source,
         ) from None
-    header = _check_fields(text, source)
+    header = check_fields(text, source)
     try:
         raw = pd.read_csv(
             io.StringIO(text), dtype=str, skip_blank_lines=False, keep_default_na=True
@@ -98,7 +98,7 @@ def _read(source: str) -> tuple[pd.DataFrame, list[str]]:
     return raw, header
 
 
-def _check_fields(text: str, source: str) -> list[str]:
+def check_fields(text: str, source: str) -> list[str]:
     """The header's names; a DataError names the first row whose field count differs.
 
     pandas reads a short row as missing values and, when every row has one field
