@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmctl import __version__
-from lstmctl.errors import ModelDirError
+from lstmctl.errors import ModelDirError, undecodable
 from lstmctl.keras_archive import check_keras_archive
 from lstmctl.rundir import ensure_writable_folder
 
@@ -238,9 +238,9 @@ class ModelDir:
         try:
             return self.read_bytes(name).decode("utf-8")
         except UnicodeDecodeError as e:
+            line, found = undecodable(e)
             raise ModelDirError(
-                f"expected UTF-8 text, found byte {e.object[e.start]:#04x} at offset {e.start}",
-                where=str(self.path / name),
+                f"expected UTF-8 text, {found} on line {line}", where=str(self.path / name)
             ) from None
 
     def read_json(self, name: str) -> Any:
@@ -285,7 +285,7 @@ class ModelDir:
             except Exception as e:  # Keras raises many kinds for a bad archive
                 raise ModelDirError(
                     f"expected a Keras model archive, found one Keras cannot load "
-                    f"({type(e).__name__}: {_first_line(e)})",
+                    f"({type(e).__name__}: {first_line(e)})",
                     where=str(self.path / "model.keras"),
                 ) from None
 
@@ -364,7 +364,7 @@ def _format_of(manifest: Any) -> Any:
     return manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0][:200] if text else ""
 
@@ -444,7 +444,7 @@ def _export_here(keras_path: Path, onnx_path: Path) -> dict[str, Any]:
             model.export(str(onnx_path), format="onnx", verbose=False)
     except Exception as e:  # tf2onnx raises anything for an unsupported op
         onnx_path.unlink(missing_ok=True)
-        raise ExportFailed(f"{type(e).__name__}: {_first_line(e)}") from None
+        raise ExportFailed(f"{type(e).__name__}: {first_line(e)}") from None
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     feed = {i.name: x for i, x in zip(session.get_inputs(), sample, strict=True)}
     got = session.run(None, feed)

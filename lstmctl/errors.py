@@ -27,6 +27,12 @@ class LstmctlError(Exception):
         return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def undecodable(e: UnicodeDecodeError) -> tuple[int, str]:
+    """Where text that is not UTF-8 goes wrong: its line, and ``found byte 0xNN``."""
+    line = bytes(e.object[: e.start]).count(b"\n") + 1
+    return line, f"found byte 0x{e.object[e.start]:02x}"
+
+
 class UsageError(LstmctlError):
     """Bad command-line usage (an option's value, a missing argument)."""
 

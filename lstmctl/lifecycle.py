@@ -50,7 +50,6 @@ from lstmctl.artifacts import (
 )
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import DataError, Interrupted, ModelDirError, RunError, UsageError
-from lstmctl.signals import deferred
 from lstmctl.spec import Spec, load_spec
 
 log = logging.getLogger("lstmctl")
@@ -237,8 +236,7 @@ def generate(
             where=str(model_dir),
         )
     codec = TextCodec.from_state(md.preprocess, where=str(md.path / "preprocess.json"))
-    with deferred():  # see training.fit.iter_repeats
-        use_backend(md.spec().backend)
+    use_backend(md.spec().backend)
     model = md.load_keras()
     return iter_text(model, codec, prompt, length, temperature, seed)
 
@@ -254,8 +252,7 @@ def _train(
 
     if initial is not None:
         # Only the compiled trainer starts from given weights (see the module doc).
-        with deferred():
-            use_backend("auto")
+        use_backend("auto")
         from lstmctl.training.fused import fit_fused
 
         def all_at_once(done: int, total: int) -> None:
@@ -587,8 +584,7 @@ def update(
 
     # Fine-tuning trains on the compiled JAX trainer (the only one that starts
     # from given weights); refit trains as the saved spec says.
-    with deferred():
-        use_backend(spec.backend if scheme == "refit" else "auto")
+    use_backend(spec.backend if scheme == "refit" else "auto")
     old_csv = md.read_text("data.csv")
     new_csv = _new_rows_csv(spec, data, text)
     combined = _append_csv(old_csv, new_csv)

@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lstmctl.artifacts import ModelDir, open_model_dir
+from lstmctl.artifacts import ModelDir, first_line, open_model_dir
 from lstmctl.data.loading import check_fields
 from lstmctl.data.missing import MissingValues
 from lstmctl.data.transforms import Scaler, scaler_from_state, transform_from_state
-from lstmctl.errors import DataError, ModelDirError, UsageError
+from lstmctl.errors import DataError, ModelDirError, UsageError, undecodable
 
 ENGINES = ("auto", "onnx", "keras")
 
@@ -222,7 +222,7 @@ def make_engine(model_dir: ModelDir, engine: str = "auto") -> Engine:
         except Exception as e:  # onnxruntime's own kinds: a graph it cannot load
             raise ModelDirError(
                 f"expected an ONNX graph onnxruntime can load, found one it refuses "
-                f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e) else ''})",
+                f"({type(e).__name__}: {first_line(e)})",
                 where=str(model_dir.path / "model.onnx"),
             ) from None
     return KerasEngine(model_dir)
@@ -589,14 +589,12 @@ def read_input(path: str | Path) -> str:
             "input file not found" if not p.exists() else "expected a file, found a directory",
             where=str(p),
         )
-    data = p.read_bytes()
     try:
-        return data.decode("utf-8-sig")
+        return p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
+        line, found = undecodable(e)
         raise DataError(
-            f"expected UTF-8 text, found byte 0x{data[e.start]:02x}; save the file as UTF-8",
-            where=f"{p}: line {line}",
+            f"expected UTF-8 text, {found}; save the file as UTF-8", where=f"{p}: line {line}"
         ) from None
 
 

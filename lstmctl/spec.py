@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from lstmctl.errors import SpecError
+from lstmctl.errors import SpecError, undecodable
 from lstmctl.tuning.config import TuneSpec
 
 
@@ -334,11 +334,9 @@ def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> Spec:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        line = e.object[: e.start].count(b"\n") + 1
+        line, found = undecodable(e)
         raise SpecError(
-            f"expected UTF-8 text, found byte 0x{e.object[e.start]:02x} ({e.reason}); "
-            "save the file as UTF-8",
-            f"{path}:{line}",
+            f"expected UTF-8 text, {found} ({e.reason}); save the file as UTF-8", f"{path}:{line}"
         ) from None
     raw = parse_yaml(text, str(path))
     if not isinstance(raw, dict):
@@ -361,8 +359,24 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a key given twice in one mapping.
 
     PyYAML keeps the last of two equal keys without a word, so a second
-    ``model:`` section would silently replace the first.
+    ``model:`` section would silently replace the first. It also lets some bad
+    scalars out as plain Python errors (an implicit date ``2020-13-45``,
+    ``!!int abc``): those become YAML errors at the value's line and column.
     """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+            reason = " ".join(str(e).split()) or type(e).__name__
+            what = (
+                f"{_found(node.value)} as !!{node.tag.rsplit(':', 1)[-1]}"
+                if isinstance(node, yaml.ScalarNode)
+                else "a value"
+            )
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {what} ({reason})", node.start_mark
+            ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -412,10 +426,6 @@ def parse_yaml(text: str, source: str) -> Any:
             f"expected at most {_MAX_DEPTH} levels of nesting, found more",
             where=source,
         ) from None
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
-        # PyYAML's constructors let some bad scalars out as plain Python errors
-        # (an implicit date `2020-13-45`, `!!int abc`): name the value and its line.
-        raise _bad_scalar(e, source) from None
     _check_size(value, source)
     return value
 
@@ -468,25 +478,6 @@ def _check_size(value: Any, source: str) -> None:
         open_.discard(id(v))
 
     walk(value, "", 0, set())
-
-
-def _bad_scalar(e: Exception, source: str) -> SpecError:
-    # The constructor that failed holds its YAML node (value, tag, line) in a local.
-    node = None
-    tb = e.__traceback__
-    while tb is not None:
-        local = tb.tb_frame.f_locals.get("node")
-        node = local if isinstance(local, yaml.Node) else node
-        tb = tb.tb_next
-    reason = " ".join(str(e).split()) or type(e).__name__
-    if not isinstance(node, yaml.ScalarNode):
-        return SpecError(f"invalid YAML: cannot read a value ({reason})", where=source)
-    mark = node.start_mark
-    return SpecError(
-        f"invalid YAML: cannot read {_found(node.value)} as !!{node.tag.rsplit(':', 1)[-1]} "
-        f"({reason})",
-        where=f"{source}:{mark.line + 1}:{mark.column + 1}",
-    )
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from lstmctl.errors import DataError
+from lstmctl.errors import DataError, undecodable
 
 if TYPE_CHECKING:  # annotations only: `predict` reads rows without pydantic
     from lstmctl.spec import DataSpec
@@ -72,10 +72,9 @@ def _read(source: str) -> tuple[pd.DataFrame, list[str]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        line = e.object[: e.start].count(b"\n") + 1
+        line, found = undecodable(e)
         raise DataError(
-            f"expected UTF-8 text, found byte 0x{e.object[e.start]:02x} on line {line} "
-            f"({e.reason}); save the file as UTF-8",
+            f"expected UTF-8 text, {found} on line {line} ({e.reason}); save the file as UTF-8",
             where=source,
         ) from None
     header = check_fields(text, source)

@@ -25,7 +25,19 @@ def quiet_tensorflow() -> None:
 
 
 def use_backend(backend: str) -> str:
-    """Make Keras use the backend for ``spec.backend``; return its Keras name."""
+    """Make Keras use the backend for ``spec.backend``; return its Keras name.
+
+    A signal arriving meanwhile is raised once Keras is imported, not inside
+    the import (an exception in JAX's or TensorFlow's native initialisation
+    can crash the interpreter).
+    """
+    from lstmctl.signals import deferred
+
+    with deferred():
+        return _use_backend(backend)
+
+
+def _use_backend(backend: str) -> str:
     quiet_tensorflow()
     want = KERAS_NAME[backend]
     if "keras" in sys.modules:

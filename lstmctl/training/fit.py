@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from lstmctl.data.prepared import Prepared
-from lstmctl.signals import deferred
 from lstmctl.spec import Spec
 from lstmctl.training.backend import use_backend
 from lstmctl.training.result import FitResult
@@ -77,8 +76,7 @@ def iter_repeats(
     that finished. ``on_epochs`` sees the compiled trainer's learning curves
     between chunks of epochs (see ``fit_fused``); the plain Keras path ignores it.
     """
-    with deferred():  # a signal stops the run after Keras is imported, not inside the import
-        use_backend(spec.backend)
+    use_backend(spec.backend)
     if trainer_name(spec) == "fused":
         from lstmctl.training.fused import fit_fused
 

@@ -25,7 +25,10 @@ def enable_compile_cache(run_dir: Path, backend: str) -> str | None:
     """
     if backend != "auto":
         return None
-    import jax
+    from lstmctl.signals import deferred
+
+    with deferred():  # a signal waits for JAX's import (see training.backend.use_backend)
+        import jax
 
     current = getattr(jax.config, "jax_compilation_cache_dir", None)
     if current:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from lstmctl.errors import Interrupted, RunError, UsageError
-from lstmctl.signals import deferred, signum_of
 from lstmctl.signals import interrupted as describe_signal
+from lstmctl.signals import signum_of
 from lstmctl.spec import Spec, load_spec
 from lstmctl.tuning import storage as st
 from lstmctl.tuning.compile_cache import enable_compile_cache
@@ -70,8 +70,9 @@ def run_study(
 ) -> TuneResult:
     """Run (or resume, or join) the study of ``spec.tune``; return its ranked trials."""
     from lstmctl.rundir import create_run_dir, write_atomic
+    from lstmctl.signals import sigterm_interrupts
     from lstmctl.tuning.pruning import study_pruner
-    from lstmctl.tuning.worker import Worker, interrupt_on_sigterm
+    from lstmctl.tuning.worker import Worker
 
     tune = spec.tune
     if tune is None:
@@ -124,8 +125,7 @@ def run_study(
         tune.strategy,
         workers,
     )
-    with deferred():  # it imports JAX: see training.fit.iter_repeats
-        enable_compile_cache(run_dir, spec.backend)
+    enable_compile_cache(run_dir, spec.backend)
     deadline = None if tune.timeout is None else time.time() + tune.timeout
 
     def on_trial(frozen: Any) -> None:
@@ -141,7 +141,8 @@ def run_study(
     children = _start_children(run_dir, name, url, workers - 1, deadline, progress is not None)
     signum = None  # set when a signal (Ctrl-C, kill) stopped the study
     try:
-        with interrupt_on_sigterm():
+        # ``kill PID`` stops the study as cleanly as Ctrl-C (its trial is queued again).
+        with sigterm_interrupts():
             Worker(study_obj, ctx, deadline, on_trial).run()
             notes += _wait_children(children)
     except KeyboardInterrupt as e:

@@ -16,8 +16,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +56,6 @@ class _Heartbeat:
         self.stop_event.set()
         if self.thread is not None:
             self.thread.join(timeout=5)
-
-
-@contextmanager
-def interrupt_on_sigterm() -> Iterator[None]:
-    """``kill PID`` stops a worker as cleanly as Ctrl-C (its trial is queued again)."""
-    with signals.sigterm_interrupts():
-        yield
 
 
 class Worker:
@@ -183,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         with signals.handled(announce=False):
             spec = load_spec(args.spec)
             assert spec.tune is not None
-            with signals.deferred():  # it imports JAX: see training.fit.iter_repeats
-                enable_compile_cache(Path(args.spec).parent, spec.backend)
+            enable_compile_cache(Path(args.spec).parent, spec.backend)
             ctx = TrialContext(spec, parse_space(spec.tune.space))
             storage = st.open_storage(url)
             from lstmctl.tuning.pruning import study_pruner

@@ -19,7 +19,7 @@ from pydantic import PositiveInt
 
 from lstmctl.data.problems.encoding import one_hot
 from lstmctl.data.problems.registry import Generated, ProblemParams, register_problem
-from lstmctl.errors import DataError
+from lstmctl.errors import DataError, undecodable
 
 # A word, or one punctuation mark (kept as its own token).
 WORD = re.compile(r"[\w']+|[^\w\s]")
@@ -50,8 +50,9 @@ def read_text(p: TextParams) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
+        line, found = undecodable(e)
         raise DataError(
-            f"expected UTF-8 text, found undecodable bytes at offset {e.start}", where=str(path)
+            f"expected UTF-8 text, {found} on line {line} (offset {e.start})", where=str(path)
         ) from None
     return text[: p.max_chars] if p.max_chars else text
 
