@@ -1,6 +1,7 @@
 """The bad-inputs corpus: each broken input is one typed error, one line, exit 2.
 
-The cases are listed in ``cases.yaml``; their inputs are the files under
+The cases are listed in ``cases.yaml`` and ``cases-*.yaml`` (one file per
+kind of input, so a new input shape brings its own list); their inputs are the files under
 ``cases/``. Each case is checked twice: the library raises exactly the
 expected class with a message that contains the fragments (where, what was
 expected, what was found), and the command prints that message once, as one
@@ -23,7 +24,11 @@ from lstmctl.cli import app
 
 HERE = Path(__file__).resolve().parent
 CASES_DIR = HERE / "cases"
-CASES: list[dict[str, Any]] = yaml.safe_load((HERE / "cases.yaml").read_text(encoding="utf-8"))
+CASES: list[dict[str, Any]] = [
+    case
+    for listing in sorted(HERE.glob("cases*.yaml"))
+    for case in yaml.safe_load(listing.read_text(encoding="utf-8")) or []
+]
 
 runner = CliRunner()
 
