@@ -79,24 +79,24 @@ def run(
     progress: Progress | None = None,
 ) -> RunResult:
     """Prepare the data, fit R repeats, score each walk-forward against the baseline."""
-    from lstmctl.data.prepare import prepare
     from lstmctl.evaluation.evaluate import (
         baseline_scores,
         score_repeat,
         summarize_repeats,
     )
     from lstmctl.generation import RunSamples
+    from lstmctl.preflight import check_run
     from lstmctl.report.outputs import RunOutputs
-    from lstmctl.rundir import create_run_dir, csv_text, write_atomic, write_json
+    from lstmctl.rundir import create_run_dir, csv_text, discard_run_dir, write_atomic, write_json
     from lstmctl.signals import interrupted, signum_of
-    from lstmctl.tracking import require_mlflow, track_run
+    from lstmctl.tracking import track_run
     from lstmctl.training.fit import iter_repeats, trainer_name
 
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides or [])
-    require_mlflow(spec)  # before any training: a missing extra fails fast
     start = time.perf_counter()
-    data = prepare(spec)
+    # Every problem validate finds (a missing MLflow too): exit 2, before any folder exists.
+    data = check_run(spec)
     log.info(
         "data: %d training, %d validation, %d test windows of %d steps x %d inputs (%s)",
         len(data.X_train),
@@ -106,14 +106,15 @@ def run(
         data.X_train.shape[2],
         ", ".join(data.input_names),
     )
-    # The folder is made before any training, so a bad location fails fast.
-    run_dir = create_run_dir(runs_dir or spec.runs_dir, spec.name)
-    write_atomic(run_dir / "spec.yaml", spec.to_yaml())
     baselines = baseline_scores(spec, data)
     rows: list[Any] = []
     outputs = RunOutputs(spec, data)
     samples = RunSamples.for_run(spec, data)  # text runs: generate from the best repeat
     fits: list[Any] = []  # kept only for evaluate.update, which continues from them
+    # The folder is made once training is about to start (a bad location still fails
+    # before any training), so a refused spec leaves none behind.
+    run_dir = create_run_dir(runs_dir or spec.runs_dir, spec.name)
+    write_atomic(run_dir / "spec.yaml", spec.to_yaml())
 
     def result(complete: bool) -> RunResult:
         return RunResult(
@@ -156,6 +157,10 @@ def run(
             where="run",
             signum=signum_of(e),
         ) from None
+    except Exception:
+        if not rows:  # failed before any repeat: an empty "incomplete" run is no record
+            discard_run_dir(run_dir)
+        raise
     res = result(complete=True)
     save(res)
     if rows and not len(res.failed) < len(rows):
@@ -189,21 +194,25 @@ def run(
 def validate(spec: Spec | str | Path, overrides: list[str] | None = None) -> Spec:
     """Check a spec, its architecture and its data (loaded and prepared), without training.
 
+    Whatever ``run`` would refuse before its first repeat is found here
+    (:mod:`lstmctl.preflight`): in every variant of a ``compare:`` spec (the
+    variants are what runs), and in every choice of a ``tune:`` search space.
     Raises the typed error (SpecError, DataError, ...) of the first problem;
     returns the validated spec.
     """
-    from lstmctl.data.prepare import prepare
-    from lstmctl.models.registry import get_builder
+    from lstmctl.preflight import check_run
 
     s = spec if isinstance(spec, Spec) else load_spec(spec, overrides or [])
-    get_builder(s.model.arch)
-    prepare(s)
-    if s.compare:  # each variant too: its overrides, architecture and data
-        from lstmctl.compare import variants
+    if s.compare:  # each variant: its overrides, architecture and data
+        from lstmctl.compare import check_variants, variants
 
-        for v in variants(s):
-            get_builder(v.spec.model.arch)
-            prepare(v.spec)
+        check_variants(variants(s))
+    else:
+        check_run(s)
+    if s.tune is not None:
+        from lstmctl.tuning.choices import check_choices
+
+        check_choices(s)
     return s
 
 
@@ -225,9 +234,12 @@ def tune(
     database URL) and ``study`` let many workers share one study.
     """
     from lstmctl.errors import UsageError
+    from lstmctl.targets import check_plot_target
     from lstmctl.tuning.storage import fingerprint
     from lstmctl.tuning.study import read_run_dir, run_study
 
+    if plot is not None:
+        plot = check_plot_target(plot)  # before the study, not after it
     given = spec if isinstance(spec, Spec) or spec is None else load_spec(spec, overrides or [])
     meta = None
     if resume is not None:

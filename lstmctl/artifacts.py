@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -37,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from lstmctl import __version__
-from lstmctl.errors import ModelDirError, undecodable
+from lstmctl.errors import LstmctlError, ModelDirError, UsageError, undecodable
 from lstmctl.keras_archive import check_keras_archive
 from lstmctl.rundir import ensure_writable_folder
+from lstmctl.targets import found, umask
 
 # Bumped on any change an older lstmctl could not read correctly.
 FORMAT_VERSION = 1
@@ -54,17 +56,80 @@ Writer = Callable[[Path], None]
 
 
 def check_target(out: str | Path, force: bool = False) -> Path:
-    """The target directory, checked before any training: exists only with ``force``."""
+    """The target directory, checked before any training.
+
+    A new name or an empty folder is used as it is; an existing model
+    directory is replaced only with ``force``; anything else (a file, a
+    folder holding files that are not a model's) is never replaced,
+    ``force`` or not: a :class:`UsageError` naming it.
+    """
     out = Path(out)
-    if out.exists() and not force:
-        raise ModelDirError(
-            "expected a new directory, found an existing one (use --force to replace it)",
-            where=str(out),
-        )
-    if out.exists() and not out.is_dir():
-        raise ModelDirError("expected a directory, found a file", where=str(out))
+    refusal = _refusal(out, force)
+    if refusal is not None:
+        raise refusal
     ensure_writable_folder(out.parent, ModelDirError)
     return out
+
+
+def _refusal(out: Path, force: bool) -> LstmctlError | None:
+    """Why a model may not be written at ``out`` (None: it may)."""
+    expected = "expected a new name, an empty folder or a model directory"
+    if out.is_symlink():
+        return UsageError(
+            f"{expected}, found a symbolic link; give the folder it points to",
+            where=str(out),
+        )
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        return UsageError(
+            f"{expected}, found {found(out)}; --force replaces only model directories",
+            where=str(out),
+        )
+    foreign = _foreign_contents(out)
+    if foreign is not None:
+        return UsageError(
+            f"{expected} (with lstmctl's {MANIFEST}), found {foreign}; "
+            "--force replaces only model directories",
+            where=str(out),
+        )
+    if not force and any(out.iterdir()):
+        return ModelDirError(
+            "expected a new directory, found an existing model (use --force to replace it)",
+            where=str(out),
+        )
+    return None
+
+
+def _foreign_contents(folder: Path) -> str | None:
+    """What in ``folder`` is not part of an lstmctl model directory, in words (None: nothing)."""
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError as e:
+        return f"a folder that cannot be listed ({e.strerror})"
+    if not names:
+        return None
+    mpath = folder / MANIFEST
+    if MANIFEST not in names:
+        return f"a folder without {MANIFEST} holding {_some(names)}"
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return f"a {MANIFEST} that is not lstmctl's (not JSON)"
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        return f"a {MANIFEST} that is not lstmctl's (format {_format_of(manifest)!r})"
+    listed = manifest.get("files")
+    listed = listed if isinstance(listed, dict) else {}
+    # Files a user put into a model directory are theirs: replacing it would lose them.
+    extra = [n for n in names if n != MANIFEST and n not in listed]
+    if extra:
+        return f"a model directory holding files its manifest does not list: {_some(extra)}"
+    return None
+
+
+def _some(names: list[str], n: int = 5) -> str:
+    shown = ", ".join(names[:n])
+    return shown if len(names) <= n else f"{shown} and {len(names) - n} more"
 
 
 def write_model_dir(
@@ -102,7 +167,7 @@ def write_model_dir(
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
         _fsync(tmp / MANIFEST)
         _fsync(tmp)
-        _swap_into_place(tmp, out)
+        _swap_into_place(tmp, out, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -127,30 +192,41 @@ def header() -> dict[str, Any]:
     }
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
+def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
     from lstmctl.signals import deferred
 
     # A signal between the two renames would leave the old model under a
     # temporary name: it waits until the swap is done.
     with deferred():
-        _swap(tmp, out)
+        _swap(tmp, out, force)
     _fsync(out.parent)
 
 
-def _swap(tmp: Path, out: Path) -> None:
-    if out.exists():
+def _swap(tmp: Path, out: Path, force: bool) -> None:
+    if out.exists() or out.is_symlink():
         # --force: the old directory is moved aside first, then removed, so the
         # target name always holds a complete model (old, then new).
         old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
         os.rmdir(old)
         os.rename(out, old)
+        # What was moved aside is checked again, not only what check_target saw:
+        # nothing but a model directory (or an empty folder) is ever removed.
+        refusal = _refusal(old, force)
+        if refusal is not None:
+            os.rename(old, out)
+            refusal.where = str(out)
+            raise refusal
         try:
+            # The folder keeps its mode (a shared saved/NAME stays shared).
+            os.chmod(tmp, stat.S_IMODE(old.stat().st_mode))
             os.rename(tmp, out)
         except BaseException:
             os.rename(old, out)
             raise
         shutil.rmtree(old, ignore_errors=True)
     else:
+        # mkdtemp made it private (0700); a new folder gets the mode mkdir would give it.
+        os.chmod(tmp, 0o777 & ~umask())
         try:
             os.rename(tmp, out)
         except OSError as e:  # another process created it meanwhile

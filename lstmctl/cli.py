@@ -7,9 +7,10 @@ terminated (SIGTERM).
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import sys
+import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -18,14 +19,69 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from lstmctl import __version__
 from lstmctl.errors import LstmctlError
 
+# Click's base of the errors it shows (usage errors among them). Newer Typer
+# vendors Click, older Typer depends on it: found through Typer's own re-export.
+_ClickError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+class _Commands(TyperGroup):
+    """The ``lstmctl`` group: a usage error is one ``lstmctl: error:`` line, like any other.
+
+    Click would print a usage block (boxed by Typer) and the whole help for a bare
+    ``lstmctl``; here Click runs with ``standalone_mode=False`` and its errors come
+    back to be shown in one place. Help goes to stdout only when asked for.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:  # a caller that handles Click's errors itself
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name or "lstmctl", complete_var, False, **extra)
+        except _ClickError as e:
+            err().print(f"lstmctl: error: {_usage_line(e)}", markup=False, highlight=False)
+            sys.exit(int(getattr(e, "exit_code", 2)))
+        except typer.Abort:
+            err().print("lstmctl: aborted", markup=False)
+            sys.exit(1)
+        # Without standalone mode Click returns an Exit's code instead of exiting.
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(e: Exception) -> str:
+    """``COMMAND: WHAT (see 'lstmctl COMMAND --help')`` on one line."""
+    ctx = getattr(e, "ctx", None)
+    path = ctx.command_path if ctx is not None else "lstmctl"
+    where = path.partition(" ")[2]  # the (sub)command, without the program's name
+    fmt = getattr(e, "format_message", None)
+    text = " ".join(str(fmt() if fmt else e).split()).rstrip(".")
+    # Typer >= 0.2x words a bad choice as a validation error ("Value error, 'xml' is ...").
+    text = text.replace("Value error, ", "")
+    group = ctx.command if ctx is not None else None
+    if isinstance(group, TyperGroup) and text.startswith(("Missing command", "No such command")):
+        names = ", ".join(n for n, c in group.commands.items() if not c.hidden)
+        missing = text.startswith("Missing")
+        text = f"expected a command: {names}" if missing else f"{text}; the commands: {names}"
+    return f"{where + ': ' if where else ''}{text} (see '{path} --help')"
+
+
 app = typer.Typer(
     name="lstmctl",
+    cls=_Commands,
     help="Run LSTM experiments from YAML specs, with honest repeated estimates of skill.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -61,8 +117,8 @@ def guarded(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except LstmctlError as e:
-        if _State.debug:
-            raise
+        if _State.debug:  # the traceback as well, and the same line and exit code
+            traceback.print_exc(file=sys.stderr)
         # Escaped: messages quote user input and names like lstmctl[mlflow], not markup.
         err().print(f"[bold red]lstmctl: error:[/] {escape(str(e))}", markup=True, highlight=False)
         raise typer.Exit(e.exit_code) from None
@@ -74,11 +130,32 @@ def guarded(fn: Callable[[], T]) -> T:
     except OSError as e:
         # A filesystem fault no library path turned into an error of its own
         # (disk full, a folder gone): one line naming the file, not a traceback.
-        if _State.debug or isinstance(e, BrokenPipeError):
+        if isinstance(e, BrokenPipeError):
             raise
+        if _State.debug:
+            traceback.print_exc(file=sys.stderr)
         what = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
         err().print(f"[bold red]lstmctl: error:[/] {escape(what)}", markup=True, highlight=False)
         raise typer.Exit(1) from None
+    except Exception as e:
+        # Memory ran out where no stage foresaw it (NumPy's MemoryError, XLA's
+        # RESOURCE_EXHAUSTED): one line, exit 1. Anything else is a bug: its traceback.
+        from lstmctl.memory import out_of_memory
+
+        oom = out_of_memory(e)
+        if oom is None:
+            raise
+        if _State.debug:
+            traceback.print_exc(file=sys.stderr)
+        err().print(f"[bold red]lstmctl: error:[/] {escape(oom)}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def print_json(data: Any) -> None:
+    """``data`` on stdout as strict JSON: NaN and infinities as null, as in results.json."""
+    from lstmctl.rundir import json_text
+
+    print(json_text(data))
 
 
 def emit(
@@ -89,7 +166,7 @@ def emit(
 ) -> None:
     """Write a result on stdout as JSON, CSV (``rows``) or a table: the one place formats split."""
     if fmt is Format.json:
-        print(json.dumps(data, indent=2))
+        print_json(data)
     elif fmt is Format.csv:
         from lstmctl.rundir import csv_text
 
@@ -107,6 +184,32 @@ OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Folder for run directories (default: runs/).")
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")]
+
+
+def _at_least(low: float, above: bool = False) -> Callable[[Any], Any]:
+    """An option callback: a finite number >= ``low`` (> with ``above``), else a usage error.
+
+    NaN passes every comparison, so Typer's ``min=`` lets ``--temperature nan`` through.
+    """
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        ok = math.isfinite(value) and (value > low if above else value >= low)
+        if not ok:
+            bound = f"{'>' if above else '>='} {low:g}"
+            kind = "an integer" if isinstance(value, int) else "a finite number"
+            raise typer.BadParameter(f"expected {kind} {bound}, found {value}")
+        return value
+
+    return check
+
+
+def _finite(value: Any) -> Any:
+    """An option callback: any finite number (NaN and infinities are usage errors)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"expected a finite number, found {value}")
+    return value
 
 
 def _version(value: bool) -> None:
@@ -150,7 +253,9 @@ def run(
     ] = False,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="backend tensorflow: worker processes."),
+        typer.Option(
+            "--jobs", "-j", callback=_at_least(1), help="backend tensorflow: worker processes."
+        ),
     ] = None,
 ) -> None:
     """Fit the spec's repeats and print their skill beside the baseline."""
@@ -203,7 +308,7 @@ def _render_compare(result: Any, fmt: Format) -> None:
     from lstmctl.report.compare import compare_rows, render_compare
 
     if fmt is Format.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print_json(result.to_json())
     elif fmt is Format.csv:
         from lstmctl.rundir import csv_text
 
@@ -214,7 +319,7 @@ def _render_compare(result: Any, fmt: Format) -> None:
 
 def _render_run(result: Any, fmt: Format) -> None:
     if fmt is Format.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print_json(result.to_json())
     elif fmt is Format.csv:
         from lstmctl.rundir import csv_text
 
@@ -261,22 +366,25 @@ def list_(
         return catalog(what)
 
     sections = guarded(go)
-    if fmt is Format.json:
-        print(json.dumps(sections, indent=2))
-        return
-    if fmt is Format.csv:
-        print("kind,name,description")
+
+    def rows() -> list[dict[str, Any]]:
+        return [
+            {"kind": kind, "name": name, "description": desc}
+            for kind, items in sections.items()
+            for name, desc in items.items()
+        ]
+
+    def table(_: Console) -> None:
+        console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
         for kind, items in sections.items():
+            console.print(f"[bold]{kind}[/bold]")
+            if not items:
+                console.print("  (none)")
             for name, desc in items.items():
-                print(f'{kind},{name},"{desc}"')
-        return
-    console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-    for kind, items in sections.items():
-        console.print(f"[bold]{kind}[/bold]")
-        if not items:
-            console.print("  (none)")
-        for name, desc in items.items():
-            console.print(f"  {name:<18} {desc}")
+                # Escaped: descriptions are text, and may hold [brackets].
+                console.print(f"  {name:<18} {escape(desc)}")
+
+    emit(fmt, sections, rows, table)
 
 
 @app.command()
@@ -298,12 +406,18 @@ def diagnose(
     fmt: FormatOpt = Format.table,
     repeats: Annotated[
         int | None,
-        typer.Option("--repeats", "-r", help="Repeats to fit (default: the spec's, at most 5)."),
+        typer.Option(
+            "--repeats",
+            "-r",
+            callback=_at_least(1),
+            help="Repeats to fit (default: the spec's, at most 5).",
+        ),
     ] = None,
     validation: Annotated[
         float | None,
         typer.Option(
             "--validation",
+            callback=_at_least(0, above=True),
             help="Validation split: a fraction or a number of rows (default: the spec's, "
             "else 0.2).",
         ),
@@ -335,9 +449,7 @@ def diagnose(
         _print_plots(diag.result)
 
 
-runs_app = typer.Typer(
-    help="List, show and compare past runs (the run directories).", no_args_is_help=True
-)
+runs_app = typer.Typer(help="List, show and compare past runs (the run directories).")
 app.add_typer(runs_app, name="runs")
 
 RunsDirOpt = Annotated[Path, typer.Option("--dir", "-d", help="The folder of run directories.")]
@@ -359,7 +471,9 @@ def runs_list(
         str | None,
         typer.Option("--metric", "-m", help="Metric to show (default: each run's first)."),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Newest N runs only.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", callback=_at_least(1), help="Newest N runs only.")
+    ] = None,
 ) -> None:
     """List past runs, newest first: name, date, arch, metric mean ± std, duration, state."""
     from lstmctl.runs import find_runs
@@ -370,7 +484,7 @@ def runs_list(
     records = guarded(lambda: find_runs(runs_dir, name, damaged))[: limit if limit else None]
     rows = [r.row(metric) for r in records]
     if fmt is Format.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
     elif fmt is Format.csv:
         from lstmctl.rundir import csv_text
 
@@ -387,18 +501,13 @@ def runs_list(
 def runs_show(
     run: RunArg, runs_dir: RunsDirOpt = Path("runs"), fmt: FormatOpt = Format.table
 ) -> None:
-    """Show one past run: its summary beside the baselines, its repeats and its files."""
+    """Show one past run (its summary, repeats and files) or tune study (its trials, best)."""
     from lstmctl.runs import load_run, resolve_run
 
     rec = guarded(lambda: load_run(resolve_run(run, runs_dir)))
     from lstmctl.report.runs_view import render_show
 
-    emit(
-        fmt,
-        rec.to_json(),
-        lambda: rec.results.get("per_repeat") or [],
-        lambda console: render_show(rec, console),
-    )
+    emit(fmt, rec.to_json(), rec.rows, lambda console: render_show(rec, console))
 
 
 @runs_app.command("compare")
@@ -410,7 +519,9 @@ def runs_compare(
     test: Annotated[
         str, typer.Option("--test", help="welch (Welch's t-test) or mannwhitney (Mann-Whitney U).")
     ] = "welch",
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    alpha: Annotated[
+        float, typer.Option("--alpha", callback=_finite, help="Significance level.")
+    ] = 0.05,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write box plots of both runs' scores (PNG).")
     ] = None,
@@ -419,6 +530,10 @@ def runs_compare(
     from lstmctl.runs import compare_runs, load_run, plot_comparison, resolve_run
 
     def go() -> Any:
+        if plot is not None:
+            from lstmctl.targets import check_plot_target
+
+            check_plot_target(plot)  # before the table: a bad target prints nothing
         a = load_run(resolve_run(run_a, runs_dir))
         b = load_run(resolve_run(run_b, runs_dir))
         return compare_runs(a, b, alpha=alpha, test=test)
@@ -428,7 +543,7 @@ def runs_compare(
 
     emit(fmt, cmp.to_json(), cmp.rows, lambda console: render_compare(cmp, console))
     if plot is not None:
-        err().print(f"plot: {plot_comparison(cmp, plot)}", markup=False)
+        err().print(f"plot: {guarded(lambda: plot_comparison(cmp, plot))}", markup=False)
 
 
 ModelOpt = Annotated[
@@ -465,12 +580,14 @@ def finalize(
 
 
 def _render_saved(saved: Any, fmt: Format) -> None:
-    from lstmctl.report.saved_view import saved_lines
+    from lstmctl.report.saved_view import saved_lines, saved_row
 
-    if fmt is Format.json:
-        print(json.dumps(saved.to_json(), indent=2))
-    else:
-        sys.stdout.write(saved_lines(saved))
+    emit(
+        fmt,
+        saved.to_json(),
+        lambda: [saved_row(saved)],
+        lambda console: console.print(saved_lines(saved), end="", markup=False, soft_wrap=True),
+    )
 
 
 @app.command()
@@ -486,7 +603,12 @@ def predict(
     ] = None,
     horizon: Annotated[
         int | None,
-        typer.Option("--horizon", "-k", help="Forecast K steps ahead, feeding forecasts back."),
+        typer.Option(
+            "--horizon",
+            "-k",
+            callback=_at_least(1),
+            help="Forecast K steps ahead (at most 10000), feeding forecasts back.",
+        ),
     ] = None,
     engine: Annotated[
         str, typer.Option("--engine", help="auto (model.onnx when saved), onnx or keras.")
@@ -539,7 +661,8 @@ def update(
         str, typer.Option("--scheme", help="fine-tune, fine-tune-all or refit.")
     ] = "fine-tune",
     epochs: Annotated[
-        int | None, typer.Option("--epochs", "-e", help="Epochs of continued training.")
+        int | None,
+        typer.Option("--epochs", "-e", callback=_at_least(1), help="Epochs of continued training."),
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", "-o", help="Where the updated model goes.")
@@ -580,10 +703,17 @@ def generate(
         Path, typer.Option("--model", "-m", help="A saved generative model (finalize).")
     ],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to continue.")] = "",
-    length: Annotated[int, typer.Option("--length", "-n", min=0, help="Tokens to sample.")] = 200,
+    length: Annotated[
+        int, typer.Option("--length", "-n", callback=_at_least(0), help="Tokens to sample.")
+    ] = 200,
     temperature: Annotated[
         float,
-        typer.Option("--temperature", "-t", min=0.0, help="0: always the likeliest; >1: wilder."),
+        typer.Option(
+            "--temperature",
+            "-t",
+            callback=_at_least(0),
+            help="0: always the likeliest; >1: wilder.",
+        ),
     ] = 1.0,
     seed: Annotated[int | None, typer.Option("--seed", help="Make the sample repeatable.")] = None,
 ) -> None:
@@ -624,7 +754,13 @@ def tune(
         str | None, typer.Option("--study", help="Study name in the storage (default: the spec's).")
     ] = None,
     workers: Annotated[
-        int, typer.Option("--workers", "-w", help="Local worker processes on the same study.")
+        int,
+        typer.Option(
+            "--workers",
+            "-w",
+            callback=_at_least(1),
+            help="Local worker processes on the same study.",
+        ),
     ] = 1,
     plot: Annotated[
         Path | None,
@@ -658,8 +794,8 @@ def tune(
     from lstmctl.tuning.report import render_tune
 
     emit(fmt, result.to_json(), result.csv_rows, lambda console: render_tune(result, console))
-    if plot is not None:
-        err().print(f"plot: {plot}", markup=False)
+    if result.plot is not None:  # else a note above says why not
+        err().print(f"plot: {result.plot}", markup=False)
 
 
 def main() -> None:

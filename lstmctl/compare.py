@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmctl import __version__
-from lstmctl.errors import Interrupted, RunError, SpecError
+from lstmctl.errors import DataError, Interrupted, RunError, SpecError
 from lstmctl.spec import Spec, apply_override, validate_spec
 
 log = logging.getLogger("lstmctl")
@@ -135,6 +135,30 @@ def variants(spec: Spec) -> list[Variant]:
     return out
 
 
+def check_variants(todo: list[Variant]) -> None:
+    """Raise what ``run`` would refuse in any variant (its data prepared), before any trains.
+
+    The error is the variant's own, its key prefixed with ``compare[i]``.
+    """
+    from lstmctl.preflight import check_run
+
+    first = todo[0].spec.backend if todo else None
+    for i, v in enumerate(todo):
+        if v.spec.backend != first:
+            # Keras keeps the backend it was first imported with, for the whole process.
+            raise SpecError(
+                f"the variants run one after another in one process, where Keras keeps its "
+                f"first backend: found backend {v.spec.backend} after {first}; compare "
+                "backends in separate runs",
+                where=f"compare[{i}]: backend",
+            )
+        try:
+            check_run(v.spec)
+        except (SpecError, DataError) as e:
+            where = f"compare[{i}]: {e.where}" if e.where else f"compare[{i}]"
+            raise type(e)(e.message, where=where) from None
+
+
 def run_compare(
     spec: Spec,
     runs_dir: str | Path | None = None,
@@ -142,11 +166,12 @@ def run_compare(
 ) -> CompareResult:
     """Run every variant of ``spec.compare`` and collect their results side by side."""
     from lstmctl.api import run
-    from lstmctl.rundir import create_run_dir, write_json
+    from lstmctl.rundir import create_run_dir, discard_run_dir, write_json
 
     if not spec.compare:
         raise SpecError("expected a list of variants to compare, found none", where="compare")
     todo = variants(spec)
+    check_variants(todo)  # a bad variant fails before the first one trains
     start = time.perf_counter()
     root = create_run_dir(runs_dir or spec.runs_dir, spec.name)
     (root / "history").rmdir()  # the variants keep their own histories
@@ -174,6 +199,9 @@ def run_compare(
                 f"the finished variants are in {root}",
                 where="compare",
             ) from None
+        except Exception:
+            discard_run_dir(root, written=())  # only while no variant has left anything
+            raise
         save()
     result.complete = True
     save()

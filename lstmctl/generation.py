@@ -27,7 +27,7 @@ import numpy as np
 
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import UsageError
-from lstmctl.spec import Spec
+from lstmctl.spec import MAX_SEED, Spec
 from lstmctl.training.result import FitResult
 
 log = logging.getLogger("lstmctl")
@@ -122,6 +122,12 @@ def generate_text(
     return "".join(iter_text(model, codec, prompt, length, temperature, seed))
 
 
+def check_seed(seed: int | None, where: str = "seed") -> None:
+    """A sampling seed takes the range of the spec's seeds: 0 .. 2**32 - 1."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"expected a seed from 0 to {MAX_SEED} (2**32 - 1), found {seed}", where)
+
+
 def iter_text(
     model: Any,
     codec: TextCodec,
@@ -135,6 +141,7 @@ def iter_text(
         raise UsageError(f"expected a length >= 0, found {length}", where="length")
     if temperature < 0:
         raise UsageError(f"expected a temperature >= 0, found {temperature}", where="temperature")
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     ids = codec.encode(prompt)
     new: list[int] = []
@@ -219,7 +226,7 @@ class RunSamples:
         for k, prompt in enumerate(self.prompts()):
             for t in self.temperatures:
                 text = generate_text(
-                    model, self.codec, prompt, self.length, t, seed=self.spec.seed + k
+                    model, self.codec, prompt, self.length, t, seed=(self.spec.seed + k) % 2**32
                 )
                 samples.append({"repeat": repeat, "prompt": prompt, "temperature": t, "text": text})
         lines = [

@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -49,7 +50,7 @@ from lstmctl.artifacts import (
     write_model_dir,
 )
 from lstmctl.data.prepared import Prepared
-from lstmctl.errors import DataError, Interrupted, ModelDirError, RunError, UsageError
+from lstmctl.errors import DataError, Interrupted, ModelDirError, RunError, UsageError, undecodable
 from lstmctl.spec import Spec, load_spec
 
 log = logging.getLogger("lstmctl")
@@ -225,9 +226,10 @@ def generate(
     seed: int | None = None,
 ) -> Iterator[str]:
     """Sample text from a saved generative model, piece by piece (see lstmctl.generation)."""
-    from lstmctl.generation import TextCodec, iter_text
+    from lstmctl.generation import TextCodec, check_seed, iter_text
     from lstmctl.training.backend import use_backend
 
+    check_seed(seed, where="--seed")  # before the model is loaded
     md = open_model_dir(model_dir)
     if md.manifest.get("kind") != "generative":
         raise ModelDirError(
@@ -560,6 +562,8 @@ def update(
         )
     if epochs is not None and epochs < 1:
         raise UsageError(f"expected --epochs >= 1, found {epochs}", where="--epochs")
+    if epochs is not None and epochs > 2**31 - 1:  # as train.epochs: the trainer counts in int32
+        raise UsageError(f"expected --epochs <= 2147483647, found {epochs}", where="--epochs")
     src = Path(model)
     md = open_model_dir(src)
     if md.manifest.get("kind", "forecast") != "forecast" or not md.has("data.csv"):
@@ -578,7 +582,8 @@ def update(
     target = src if in_place else Path(str(out))
     if not in_place and target.resolve() == src.resolve():
         raise UsageError("--out is the model being updated; use --in-place", where="--out")
-    check_target(target, force=force or in_place)
+    replace = force or in_place  # a model directory there may be replaced, nothing else
+    check_target(target, force=replace)
     spec = md.spec()
     from lstmctl.training.backend import use_backend
 
@@ -586,8 +591,8 @@ def update(
     # from given weights); refit trains as the saved spec says.
     use_backend(spec.backend if scheme == "refit" else "auto")
     old_csv = md.read_text("data.csv")
-    new_csv = _new_rows_csv(spec, data, text)
-    combined = _append_csv(old_csv, new_csv)
+    new_csv, new_lines = _new_rows_csv(spec, data, text)
+    combined, origins = _append_csv(old_csv, new_csv, str(src / "data.csv"), new_lines)
     lineage = {
         "scheme": scheme,
         "epochs": epochs,
@@ -599,18 +604,66 @@ def update(
         "new_rows": int(len(pd.read_csv(io.StringIO(new_csv), dtype=str))),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with _reported_stop(target), tempfile.TemporaryDirectory(prefix="lstmctl-update-") as tmp:
+    with (
+        _reported_stop(target),
+        tempfile.TemporaryDirectory(prefix="lstmctl-update-") as tmp,
+        _rows_named_by_origin(Path(tmp) / "data.csv", origins),
+    ):
         path = Path(tmp) / "data.csv"
         path.write_text(combined, encoding="utf-8")
         spec2 = spec.model_copy(deep=True)
         spec2.data.path = str(path)
         if scheme == "refit":
-            saved = _finalize(spec2, target, True, onnx, progress, lineage=lineage, saved_spec=spec)
+            saved = _finalize(
+                spec2, target, replace, onnx, progress, lineage=lineage, saved_spec=spec
+            )
             return SavedModel(target, saved.manifest, time.perf_counter() - start)
         manifest = _fine_tune(
-            md, spec2, scheme, int(epochs or 1), target, onnx, lineage, progress, saved_spec=spec
+            md, spec2, scheme, int(epochs or 1), target, replace, onnx, lineage, progress, spec
         )
     return SavedModel(target, manifest, time.perf_counter() - start)
+
+
+# "line 63", "lines 61 and 63": how data errors name rows of a CSV.
+_LINES = re.compile(r"\b(lines? )(\d+)(?:( and )(\d+))?")
+
+
+@contextmanager
+def _rows_named_by_origin(combined: Path, origins: list[tuple[str, int]]) -> Iterator[None]:
+    """Data errors about the combined (saved + new) CSV name the file and line each row came from.
+
+    ``origins[i]`` is the file and line of the combined file's row i (line i + 2):
+    the user's ``--data`` file, or the model's own data.csv.
+    """
+    try:
+        yield
+    except DataError as e:
+        tmp = str(combined)
+        if tmp not in str(e):
+            raise
+        raise DataError(*_relocate(e.message, e.where, tmp, origins)) from None
+
+
+def _relocate(
+    message: str, where: str | None, tmp: str, origins: list[tuple[str, int]]
+) -> tuple[str, str | None]:
+    def origin(line: int) -> tuple[str, int]:
+        return origins[line - 2] if 0 <= line - 2 < len(origins) else (tmp, line)
+
+    # The file of the first line named is the error's file; another file is named by line.
+    first = _LINES.search(f"{where or ''} {message}")
+    file = origin(int(first.group(2)))[0] if first else origins[-1][0]
+
+    def lines(m: re.Match[str]) -> str:
+        found = [origin(int(n)) for n in (m.group(2), m.group(4)) if n]
+        if all(f == file for f, _ in found):
+            return m.group(1) + " and ".join(str(n) for _, n in found)
+        return " and ".join(f"line {n}" + ("" if f == file else f" of {f}") for f, n in found)
+
+    def fix(text: str) -> str:
+        return _LINES.sub(lines, text).replace(tmp, file)
+
+    return fix(message), None if where is None else fix(where)
 
 
 def _sha(md: ModelDir) -> str:
@@ -619,7 +672,10 @@ def _sha(md: ModelDir) -> str:
     return hashlib.sha256((md.path / "manifest.json").read_bytes()).hexdigest()
 
 
-def _new_rows_csv(spec: Spec, data: str | Path | None, text: str | None) -> str:
+def _new_rows_csv(
+    spec: Spec, data: str | Path | None, text: str | None
+) -> tuple[str, list[tuple[str, int]]]:
+    """The new rows' training columns as CSV, and each row's file and line (for errors)."""
     if (data is None) == (text is None):
         raise UsageError("give the new rows with --data FILE (or - for stdin)", where="--data")
     source = "--data" if data is None or str(data) == "-" else str(data)
@@ -627,9 +683,17 @@ def _new_rows_csv(spec: Spec, data: str | Path | None, text: str | None) -> str:
         p = Path(str(data))
         if not p.is_file():
             raise DataError("data file not found", where=str(p))
-        text = p.read_text(encoding="utf-8-sig")
+        try:
+            text = p.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as e:
+            line, found = undecodable(e)
+            raise DataError(
+                f"expected UTF-8 text, {found} on line {line} ({e.reason}); save the file as UTF-8",
+                where=source,
+            ) from None
     try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str)
+        # Blank lines read as empty rows and then left out, so each row keeps its line number.
+        raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         msg = " ".join(str(e).split())
         raise DataError(f"expected CSV with a header line ({msg})", source) from None
@@ -640,15 +704,22 @@ def _new_rows_csv(spec: Spec, data: str | Path | None, text: str | None) -> str:
             f"expected the training columns {', '.join(cols)}, found no {', '.join(absent)}",
             where=f"{source}: column {absent[0]}",
         )
+    raw.index = pd.RangeIndex(2, 2 + len(raw))  # the header is line 1
+    raw = raw[raw[cols].notna().any(axis=1)]
     if raw.empty:
         raise DataError("expected new rows after the header line, found none", where=source)
-    return str(raw[cols].to_csv(index=False, lineterminator="\n"))
+    lines = [(source, int(n)) for n in raw.index]
+    return str(raw[cols].to_csv(index=False, lineterminator="\n")), lines
 
 
-def _append_csv(old: str, new: str) -> str:
+def _append_csv(
+    old: str, new: str, old_source: str, new_lines: list[tuple[str, int]]
+) -> tuple[str, list[tuple[str, int]]]:
+    """The saved rows then the new ones, as CSV, and each row's file and line."""
     a = pd.read_csv(io.StringIO(old), dtype=str)
     b = pd.read_csv(io.StringIO(new), dtype=str)
-    return str(pd.concat([a, b], ignore_index=True).to_csv(index=False, lineterminator="\n"))
+    text = str(pd.concat([a, b], ignore_index=True).to_csv(index=False, lineterminator="\n"))
+    return text, [(old_source, i + 2) for i in range(len(a))] + new_lines
 
 
 def _fine_tune(
@@ -657,6 +728,7 @@ def _fine_tune(
     scheme: str,
     epochs: int,
     target: Path,
+    force: bool,
     onnx: bool,
     lineage: dict[str, Any],
     progress: Progress | None,
@@ -755,4 +827,4 @@ def _fine_tune(
     }
     # spec.data.path is the combined old + new file here.
     raw = _raw_rows(spec)
-    return _save(saved_spec, target, model, state, raw, trained, lineage, True, onnx)
+    return _save(saved_spec, target, model, state, raw, trained, lineage, force, onnx)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lstmctl.errors import LstmctlError, RunError, UsageError
+from lstmctl.targets import found
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -64,6 +67,8 @@ def ensure_writable_folder(
     folder: Path, error: type[LstmctlError] = UsageError, what: str = "folder"
 ) -> None:
     """Create ``folder`` if needed and check it is writable, before any work is spent."""
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        raise error(f"expected a {what}, found {found(folder)}", where=str(folder))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -97,8 +102,71 @@ def create_run_dir(root: str | Path, name: str) -> Path:
     raise UsageError("could not find a free run folder name", where=str(root))
 
 
+# What a run writes before its first repeat: the spec and an empty record of it.
+BEFORE_FIRST_REPEAT = ("spec.yaml", "results.json", "repeats.csv")
+
+
+def discard_run_dir(path: Path, written: tuple[str, ...] = BEFORE_FIRST_REPEAT) -> bool:
+    """Remove a run folder a run that failed before any result left behind; True if removed.
+
+    Only the files named in ``written`` and an empty ``history/`` are removed,
+    file by file: a folder holding anything else (a repeat's history, a
+    variant's run, a file of the user's) is left as it is.
+    """
+    try:
+        entries = list(path.iterdir())
+        history = path / "history"
+        if any(e.name not in written and e != history for e in entries):
+            return False
+        if history.exists() and (not history.is_dir() or any(history.iterdir())):
+            return False
+        for e in entries:
+            if e == history:
+                e.rmdir()
+            else:
+                e.unlink()
+        path.rmdir()
+    except OSError:
+        return False  # kept: an incomplete folder is better than an error hiding the first
+    return True
+
+
 def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
+    write_atomic(path, json_text(data) + "\n")
+
+
+NON_FINITE_NOTE = (
+    "JSON has no NaN or Infinity: these values were not finite (a diverged repeat, "
+    "a statistic of no values) and are written as null"
+)
+
+
+def json_text(data: Any) -> str:
+    """``data`` as strict JSON (what any parser reads): NaN and infinities become null.
+
+    An object that held any gets a ``non_finite`` entry saying so and where: the
+    dotted keys (a list of numbers is named once).
+    """
+    where: list[str] = []
+    clean = _finite(data, "", where)
+    if where and isinstance(clean, dict) and "non_finite" not in clean:
+        clean["non_finite"] = {"note": NON_FINITE_NOTE, "keys": list(dict.fromkeys(where))}
+    return json.dumps(clean, indent=2, allow_nan=False)
+
+
+def _finite(x: Any, path: str, where: list[str]) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        where.append(path or "(top)")
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), where) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        # A number in a list is reported by the list's key; an object by its index.
+        return [
+            _finite(v, f"{path}[{i}]" if isinstance(v, dict | list | tuple) else path, where)
+            for i, v in enumerate(x)
+        ]
+    return x
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
@@ -110,3 +178,21 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+_STAMP = re.compile(r"-(\d{8}-\d{6})(?:-\d+)?$")
+
+
+def run_started(path: Path) -> datetime | None:
+    """When a run started: the stamp in its folder name, else its spec file's time."""
+    path = Path(path)
+    m = _STAMP.search(path.name)
+    if m:
+        try:
+            return datetime.strptime(m.group(1), "%Y%m%d-%H%M%S")
+        except ValueError:
+            pass
+    for name in ("spec.yaml", "results.json"):
+        if (path / name).exists():
+            return datetime.fromtimestamp((path / name).stat().st_mtime)
+    return None

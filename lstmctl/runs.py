@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,29 +25,14 @@ import yaml
 
 from lstmctl.errors import DataError, UsageError
 from lstmctl.evaluation.metrics import LOWER_IS_BETTER
+from lstmctl.rundir import run_started
 
 log = logging.getLogger("lstmctl")
 
 # create_run_dir names folders NAME-YYYYmmdd-HHMMSS, with -N when two start in one second.
-_STAMP = re.compile(r"-(\d{8}-\d{6})(?:-\d+)?$")
 
 Test = Literal["welch", "mannwhitney"]
 TESTS: tuple[str, ...] = ("welch", "mannwhitney")
-
-
-def run_started(path: Path) -> datetime | None:
-    """When a run started: the stamp in its folder name, else its spec file's time."""
-    path = Path(path)
-    m = _STAMP.search(path.name)
-    if m:
-        try:
-            return datetime.strptime(m.group(1), "%Y%m%d-%H%M%S")
-        except ValueError:
-            pass
-    for name in ("spec.yaml", "results.json"):
-        if (path / name).exists():
-            return datetime.fromtimestamp((path / name).stat().st_mtime)
-    return None
 
 
 @dataclass
@@ -65,31 +49,97 @@ class RunRecord:
         return str(self.results.get("name") or self.spec.get("name") or self.path.name)
 
     @property
+    def kind(self) -> str:
+        """``run`` (repeats of one spec) or ``tune`` (a study: trials, each over repeats)."""
+        return "tune" if isinstance(self.results.get("trials"), list) else "run"
+
+    @property
     def arch(self) -> str:
-        return str(self.results.get("arch") or (self.spec.get("model") or {}).get("arch", "?"))
+        best_spec = (self.best or {}).get("spec") or {}
+        return str(
+            self.results.get("arch")
+            or (best_spec.get("model") or {}).get("arch")
+            or (self.spec.get("model") or {}).get("arch", "?")
+        )
+
+    @property
+    def trials(self) -> list[dict[str, Any]]:
+        """A study's trials, best first (empty for a run)."""
+        return list(self.results.get("trials") or [])
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """A study's best trial as results.json has it (None: a run, or no trial completed)."""
+        best = self.results.get("best")
+        return best if isinstance(best, dict) else None
+
+    @property
+    def objective(self) -> str | None:
+        """A study's objective metric."""
+        metric = (self.results.get("objective") or {}).get("metric")
+        return str(metric) if metric else None
 
     @property
     def metrics(self) -> dict[str, dict[str, Any]]:
-        return dict(self.results.get("metrics") or {})
+        """Each metric's summary over the repeats; of a study, those of its best trial."""
+        if self.kind == "run":
+            return dict(self.results.get("metrics") or {})
+        best = self.best
+        trial = next((t for t in self.trials if best and t.get("trial") == best.get("trial")), {})
+        scores: dict[str, Any] = dict(trial.get("scores") or {})
+        if not scores and best:
+            scores = {m: s.get("values") or [] for m, s in (best.get("metrics") or {}).items()}
+        order = sorted(scores, key=lambda m: m != self.objective)  # the objective first
+        return {m: _summary(scores[m]) for m in order if isinstance(scores[m], list)}
 
     @property
     def key_metric(self) -> str | None:
-        """The spec's first metric (the one its summary leads with)."""
-        return next(iter(self.metrics), None)
+        """The spec's first metric (the one its summary leads with); a study's objective."""
+        return next(iter(self.metrics), None) or self.objective
 
     @property
     def failed(self) -> int:
+        """Failed repeats; of a study, failed trials."""
+        if self.kind == "tune":
+            return sum(1 for t in self.trials if t.get("state") == "failed")
         return len(self.results.get("failed") or [])
 
     @property
     def state(self) -> str:
-        """complete, incomplete (interrupted or still running) or failed (no repeat finished)."""
-        repeats = int(self.results.get("repeats") or 0)
-        if repeats == 0 and self.failed:
+        """complete, incomplete (interrupted or still running) or failed (no repeat finished,
+        or every trial of a study failed)."""
+        if self.kind == "tune":
+            nothing = bool(self.trials) and self.failed == len(self.trials)
+        else:
+            nothing = int(self.results.get("repeats") or 0) == 0 and self.failed > 0
+        if nothing:
             return "failed"
         if not self.results.get("complete"):
             return "incomplete"
         return f"complete ({self.failed} failed)" if self.failed else "complete"
+
+    @property
+    def repeats(self) -> int:
+        """Repeats that finished; of a study, those of its best trial."""
+        if self.kind == "tune":
+            return len(self.values(self.objective or ""))
+        return int(self.results.get("repeats") or 0)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The CSV of ``runs show``: one row per repeat; of a study, one per trial."""
+        if self.kind == "run":
+            return list(self.results.get("per_repeat") or [])
+        metric = self.objective or "objective"
+        rows = []
+        for t in self.trials:
+            summary = ((t.get("metrics") or {}).get(metric)) or {}
+            row: dict[str, Any] = {"trial": t.get("trial"), "state": t.get("state")}
+            row.update({k: _plain(v) for k, v in (t.get("params") or {}).items()})
+            row.update({f"{metric}_{k}": _float(summary.get(k)) for k in _STATS})
+            row.update({k: t.get(k) for k in ("repeats", "seconds", "note")})
+            rows.append(row)
+        keys = list(dict.fromkeys(k for row in rows for k in row))  # trials may differ in params
+        return [{k: row.get(k) for k in keys} for row in rows]
 
     def values(self, metric: str) -> list[float]:
         """The metric's finite per-repeat values (failed repeats left out)."""
@@ -108,7 +158,9 @@ class RunRecord:
             "metric": metric or "",
             "mean": _float(s.get("mean")),
             "std": _float(s.get("std")),
-            "repeats": int(self.results.get("repeats") or 0),
+            "kind": self.kind,
+            "repeats": self.repeats,
+            "trials": len(self.trials) if self.kind == "tune" else None,
             "seconds": _float(self.results.get("seconds")),
             "state": self.state,
             "path": str(self.path),
@@ -116,14 +168,48 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         """results.json plus where the run is, when it started and what files it has."""
-        files = sorted(str(p.relative_to(self.path)) for p in self.path.rglob("*") if p.is_file())
         return {
             **self.results,
+            "kind": self.kind,
             "run_dir": str(self.path),
             "started": self.started.isoformat(sep=" ") if self.started else None,
             "state": self.state,
-            "files": [f for f in files if not Path(f).name.startswith(".")],
+            "files": self.files(),
         }
+
+    def files(self) -> list[str]:
+        """The run's files; JAX's compile cache (hundreds of programs) as one ``jax-cache/``."""
+        out = set()
+        for p in self.path.rglob("*"):
+            rel = p.relative_to(self.path)
+            if rel.parts[0] == "jax-cache":
+                out.add("jax-cache/")
+            elif p.is_file() and not p.name.startswith("."):
+                out.add(str(rel))
+        return sorted(out)
+
+
+_STATS = ("mean", "std", "min", "median", "max")
+
+
+def _summary(values: list[Any]) -> dict[str, Any]:
+    """mean, std, min, median, max of the finite values; None where there are none."""
+    v = np.asarray([x for x in (_float(x) for x in values) if x is not None], dtype=float)
+    stats: dict[str, Any] = dict.fromkeys(_STATS)
+    if v.size:
+        stats.update(
+            mean=float(v.mean()),
+            std=float(v.std(ddof=1)) if v.size > 1 else 0.0,
+            min=float(v.min()),
+            median=float(np.median(v)),
+            max=float(v.max()),
+        )
+    return {**stats, "values": list(values)}
+
+
+def _plain(v: Any) -> Any:
+    """A trial's parameter as one CSV cell (a list or mapping as inline JSON)."""
+    return v if isinstance(v, str | int | float | bool) or v is None else json.dumps(v)
 
 
 def _float(x: Any) -> float | None:
@@ -179,6 +265,11 @@ _SHAPES: dict[str, tuple[type, ...]] = {
     "complete": (bool,),
     "seconds": (int, float),
     "trainer": (str,),
+    # A tune study's results.json (lstmctl.tuning.results).
+    "study": (str,),
+    "trials": (list,),
+    "best": (dict,),
+    "objective": (dict,),
 }
 
 
@@ -191,7 +282,7 @@ def _check_shape(results: dict[str, Any], where: str) -> None:
                 f"{type(value).__name__} {json.dumps(value)[:40]}",
                 where=where,
             )
-    for key in ("per_repeat", "failed"):
+    for key in ("per_repeat", "failed", "trials"):
         bad = [type(v).__name__ for v in results.get(key) or [] if not isinstance(v, dict)]
         if bad:
             raise DataError(f"expected {key} to hold objects, found a {bad[0]}", where=where)
@@ -393,7 +484,7 @@ def _notes(a: RunRecord, b: RunRecord, metrics: list[MetricComparison]) -> list[
     """What makes a comparison less meaningful than its numbers look."""
     notes = []
     wa, wb = a.results.get("test_windows"), b.results.get("test_windows")
-    if wa != wb:
+    if wa != wb and wa is not None and wb is not None:  # a study does not record them
         notes.append(f"the runs were scored on different test parts ({wa} vs {wb} windows)")
     ba, bb = a.results.get("baselines") or {}, b.results.get("baselines") or {}
     for base in set(ba) & set(bb):
@@ -415,6 +506,11 @@ def _notes(a: RunRecord, b: RunRecord, metrics: list[MetricComparison]) -> list[
     for r in (a, b):
         if r.state != "complete":
             notes.append(f"{r.path.name} is {r.state}")
+        if r.kind == "tune" and r.best is not None:
+            notes.append(
+                f"{r.path.name} is a tune study: its best trial "
+                f"(#{r.best.get('trial')}) is compared"
+            )
     return notes
 
 

@@ -7,6 +7,17 @@ so every ``except KeyboardInterrupt`` that saves what finished works for
 ``kill`` as for Ctrl-C, and the exit status is 130 (SIGINT) or 143 (SIGTERM),
 as a shell reports a process the signal killed.
 
+Raising from the handler alone loses signals. Python runs the handler in the
+main thread at its next bytecode, wherever that is: inside a garbage-collector
+callback (JAX registers one), a ``__del__`` or a weakref callback, the
+exception is printed as "Exception ignored" and dropped; and a signal that
+arrives during a long compiled call (XLA, TensorFlow) waits until the call
+returns. So the signal is also kept as a flag, and the long loops (replica
+builds, compiled calls of a bounded length, Keras batches, repeats) call
+:func:`check` between steps, which raises it there. A raise Python dropped is
+recognised (``sys.unraisablehook``) and not printed; until a check raises it,
+a further signal raises it again instead of counting as the second.
+
 While the first signal's cleanup saves the final state, a second signal is
 ignored (with a note on stderr), so it cannot cut a save short; a third quits
 at once, without cleaning up (files are written atomically, so at worst a
@@ -20,6 +31,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +54,7 @@ class _State:
     announce = True
     deferring = 0  # depth of deferred() blocks
     pending: int | None = None  # a first signal held back by deferred()
+    lost = False  # the first signal's exception was dropped where Python ignores exceptions
 
 
 def received() -> int | None:
@@ -71,6 +84,20 @@ def interrupted(signum: int) -> str:
     )
 
 
+def check() -> None:
+    """Raise the signal the installed handler received, if any: a safe point in a long loop.
+
+    Loops that run for long (building replicas, compiled calls, batches,
+    repeats) call it between steps, so a signal whose exception was dropped
+    (see the module doc) still stops the work within a step. A no-op when
+    no signal came, inside :func:`deferred`, and without :func:`handled` or
+    :func:`sigterm_interrupts` (a library caller's Ctrl-C is Python's own).
+    """
+    if _State.first is not None and not _State.deferring:
+        _State.lost = False
+        raise Signalled(_State.first)
+
+
 def _handler(signum: int, frame: Any) -> None:
     _State.count += 1
     if _State.first is None:
@@ -79,12 +106,32 @@ def _handler(signum: int, frame: Any) -> None:
             _State.pending = signum
             return
         raise Signalled(signum)
+    if _State.lost:
+        # The first one's exception was dropped, so nothing is being cleaned up yet:
+        # this one stops the work instead (and the next counts as the second).
+        _State.lost, _State.count = False, 1
+        if _State.deferring:
+            _State.pending = _State.first
+            return
+        raise Signalled(_State.first)
     if _State.count == 2:
         if _State.announce:
             # os.write: safe wherever the main thread was (print could re-enter a stream).
             os.write(2, b"lstmctl: stopping; saving what finished (signal again to quit at once)\n")
         return
     os._exit(128 + signum)
+
+
+def _unraisable(hook: Any) -> Any:
+    """``sys.unraisablehook`` that notes (and does not print) a dropped :class:`Signalled`."""
+
+    def unraisable(info: Any) -> None:
+        if isinstance(info.exc_value, Signalled):
+            _State.lost = True
+            return
+        hook(info)
+
+    return unraisable
 
 
 def installed() -> bool:
@@ -103,13 +150,17 @@ def handled(announce: bool = True) -> Iterator[None]:
         yield
         return
     _State.first, _State.count, _State.announce = None, 0, announce
+    _State.lost = False
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
+    hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(hook)
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-        _State.first, _State.count, _State.pending = None, 0, None
+        sys.unraisablehook = hook
+        _State.first, _State.count, _State.pending, _State.lost = None, 0, None, False
 
 
 @contextmanager
@@ -131,6 +182,8 @@ def deferred() -> Iterator[None]:
 
 
 def _raise(signum: int, frame: Any) -> None:
+    if _State.first is None:
+        _State.first = signum  # for check(), should this raise be dropped
     raise Signalled(signum)
 
 
@@ -149,3 +202,4 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _State.first = None

@@ -30,6 +30,21 @@ from pydantic import (
 
 from lstmctl.errors import SpecError, undecodable
 from lstmctl.tuning.config import TuneSpec
+from lstmctl.vocabulary import (
+    ACTIVATIONS,
+    LOSSES,
+    OPTIMIZERS,
+    architectures,
+    check_name,
+    did_you_mean,
+)
+
+# Counts the compiled trainer compares with its 32-bit counters (epochs, patience,
+# batches): past 2**31 - 1, JAX refuses them.
+Count32 = Annotated[int, Field(gt=0, le=2**31 - 1)]
+# Every seed a run derives (seed + i for repeat i) goes to NumPy's and Keras'
+# generators, which take 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 def _kinds(annotation: Any) -> set[Any]:
@@ -200,12 +215,22 @@ class ModelSpec(_Strict):
     # generative: size of a learned token embedding (none: one-hot tokens straight in).
     embedding: PositiveInt | None = None
 
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, v: str) -> str:
+        return check_name(v, architectures(), "architecture")
+
+    @field_validator("activation", "output_activation")
+    @classmethod
+    def _known_activation(cls, v: str) -> str:
+        return check_name(v, ACTIVATIONS, "activation")
+
 
 class EarlyStoppingSpec(_Strict):
     """Stop a repeat when ``monitor`` has not improved for ``patience`` epochs."""
 
     monitor: Literal["val_loss", "loss"] = "val_loss"
-    patience: PositiveInt = 10
+    patience: Count32 = 10
     min_delta: float = Field(0.0, ge=0.0)
     restore_best: bool = True
 
@@ -213,8 +238,8 @@ class EarlyStoppingSpec(_Strict):
 class TrainSpec(_Strict):
     """How each repeat is fitted (lesson 4's compile and fit steps)."""
 
-    epochs: PositiveInt = 100
-    batch_size: PositiveInt = 32
+    epochs: Count32 = 100
+    batch_size: Count32 = 32
     optimizer: str = "adam"
     learning_rate: PositiveFloat | None = None
     loss: str = "mse"
@@ -223,6 +248,16 @@ class TrainSpec(_Strict):
     # backend tensorflow: fit the repeats in this many worker processes
     # (the compiled JAX trainer fits them all at once and ignores it).
     jobs: PositiveInt = 1
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, v: str) -> str:
+        return check_name(v, OPTIMIZERS, "optimizer")
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, v: str) -> str:
+        return check_name(v, LOSSES, "loss")
 
 
 Metric = Literal["rmse", "mae", "mape", "accuracy", "sequence_accuracy"]
@@ -243,7 +278,7 @@ class UpdateSpec(_Strict):
     schemes: list[UpdateScheme] = Field(
         default_factory=lambda: list[UpdateScheme](["none", "fine-tune", "refit"])
     )
-    epochs: PositiveInt = 2
+    epochs: Count32 = 2
 
     @field_validator("schemes")
     @classmethod
@@ -506,12 +541,43 @@ def validate_spec(raw: Mapping[str, Any], source: str = "spec") -> Spec:
         spec = Spec.model_validate(raw)
     except ValidationError as e:
         raise _spec_error(e, raw, source) from None
+    _check_seeds(spec, source)
     if spec.tune is not None:
         # The search space names spec keys: checked against the spec itself.
         from lstmctl.tuning.space import check_space
 
         check_space(spec, source)
     return spec
+
+
+def _check_seeds(spec: Spec, source: str) -> None:
+    """The seed, and every seed derived from it, must be one the generators take.
+
+    Repeat i (of a run, a tuning trial, a diagnosis) is seeded with seed + i;
+    so the seed is checked with the most repeats the spec asks for.
+    """
+    tune = spec.tune
+    repeats = max(spec.evaluate.repeats, (tune.repeats or 0) if tune else 0)
+    if repeats > MAX_SEED + 1:
+        key = "evaluate.repeats" if spec.evaluate.repeats == repeats else "tune.repeats"
+        raise SpecError(
+            f"expected at most 2**32 repeats (repeat i uses seed + i, and seeds go up to "
+            f"2**32 - 1), found {repeats}",
+            where=f"{source}: {key}",
+        )
+    highest = MAX_SEED - (repeats - 1)
+    if not 0 <= spec.seed <= highest:
+        each = f"; repeat i uses seed + i, for {repeats} repeats" if repeats > 1 else ""
+        raise SpecError(
+            f"expected an integer from 0 to {highest} (seeds go up to 2**32 - 1{each}), "
+            f"found {spec.seed}",
+            where=f"{source}: seed",
+        )
+    if tune is not None and tune.seed is not None and not 0 <= tune.seed <= MAX_SEED:
+        raise SpecError(
+            f"expected an integer from 0 to {MAX_SEED} (2**32 - 1), found {tune.seed}",
+            where=f"{source}: tune.seed",
+        )
 
 
 def _resolve_data_path(data_path: str, spec_path: Path) -> str:
@@ -622,6 +688,9 @@ def _spec_error(e: ValidationError, raw: Mapping[str, Any], source: str) -> Spec
         same = [err for err in errors if _key_parts(err["loc"]) == parts]
         expected = "; or ".join(dict.fromkeys(_clean_msg(err["msg"]) for err in same))
         msg = f"expected {expected}, found {_found(first.get('input'))}"
+        if kind == "literal_error" and isinstance(first.get("input"), str):
+            allowed = str((first.get("ctx") or {}).get("expected", "")).split("'")[1::2]
+            msg += did_you_mean(first["input"], allowed)
         if kind == "value_error":
             msg = _clean_msg(first["msg"])
     # Other keys with errors; the union branches that failed at this key (or above it) are not.

@@ -25,7 +25,7 @@ import lstmctl.training.keras_fit as keras_fit
 from lstmctl.api import run
 from lstmctl.artifacts import open_model_dir
 from lstmctl.cli import app
-from lstmctl.training.fit import out_of_memory
+from lstmctl.memory import out_of_memory
 from lstmctl.training.result import FitResult
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from lstmctl.data.prepared import Prepared  # noqa: E402
-from lstmctl.errors import RunError  # noqa: E402
+from lstmctl.errors import SpecError  # noqa: E402
 from lstmctl.models.registry import Shapes, build_model  # noqa: E402
 from lstmctl.spec import Spec  # noqa: E402
 from lstmctl.training import fused  # noqa: E402
@@ -337,7 +337,8 @@ def test_all_replicas_diverging_ends_without_an_exception() -> None:
 
 
 def test_stateful_needs_a_full_batch() -> None:
+    # A spec error (exit 2), which validate finds too (tests/bad_inputs/cases-validate.yaml).
     data = sine(3)
     spec = make_spec(model={"stateful": True})
-    with pytest.raises(RunError, match="at least batch_size=4"):
+    with pytest.raises(SpecError, match="at least batch_size=4"):
         fit_fused(spec, data)

@@ -163,6 +163,10 @@ def test_report_html_holds_the_tables_and_embedded_images(run_dir: Path) -> None
     assert f"{results['metrics']['rmse']['mean']:.3f}" in page
     assert f"{results['baselines']['persistence']['rmse']:.3f}" in page
     assert "name: tiny" in page  # the spec
+    # The repeats table: repeat, seed and epochs are counts, printed as integers.
+    first = results["per_repeat"][0]
+    counts = "".join(f"<td>{first[k]}</td>" for k in ("repeat", "seed"))
+    assert counts in page and "<td>1.000</td>" not in page
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) == 3
     for data in images:

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from lstmctl.cli import app
 from lstmctl.errors import UsageError
-from lstmctl.runs import compare_runs, load_run, resolve_run, run_started, significance
+from lstmctl.rundir import run_started
+from lstmctl.runs import compare_runs, load_run, resolve_run, significance
 
 runner = CliRunner()
 
@@ -255,3 +256,107 @@ def test_a_damaged_results_file_is_named_not_a_traceback(
     assert res.exit_code == 0
     assert [r["run"] for r in json.loads(res.stdout)] == [good.name]
     assert "skipped a damaged run" in res.stderr and run.name in res.stderr
+
+
+# ------------------------------------------------------------------ tune studies and null scores
+
+
+def fake_study(root: Path, folder: str, trials: list[tuple[str, list[float | None]]]) -> Path:
+    """A tune run directory as `lstmctl tune` writes it: trials best first, a compile cache."""
+    d = root / folder
+    (d / "jax-cache").mkdir(parents=True)
+    for i in range(30):  # JAX's compiled programs: internals, not results
+        (d / "jax-cache" / f"jit_add-{i:064x}-cache").write_bytes(b"x")
+    rows = []
+    for n, (state, values) in enumerate(trials):
+        finite = [v for v in values if v is not None]
+        summary = (
+            {"mean": float(np.mean(finite)), "std": float(np.std(finite, ddof=1))} if finite else {}
+        )
+        rows.append({
+            "trial": n, "state": state, "params": {"model.units": 2 + 2 * n},
+            "metrics": {"rmse": {**summary, "values": values}},
+            "scores": {"rmse": values, "mae": [None if v is None else v / 2 for v in values]},
+            "repeats": len(values), "seconds": 2.5,
+            "note": "" if state == "complete" else "trial: every repeat failed",
+            "worker": "host:1",
+        })  # fmt: skip
+    first = rows[0]
+    best = None
+    if first["state"] == "complete":
+        best = {"trial": 0, "params": first["params"], "metrics": first["metrics"],
+                "baselines": {"rmse": 9.0}, "spec": {"model": {"arch": "stacked"}}}  # fmt: skip
+    results = {
+        "name": folder.rsplit("-", 3)[0], "study": "s", "storage": "sqlite:///study.db",
+        "strategy": "grid", "objective": {"metric": "rmse", "summary": "mean",
+                                          "direction": "minimize"},
+        "repeats_per_trial": 2, "trials": rows,
+        "counts": {s: sum(1 for r in rows if r["state"] == s) for s in {r["state"] for r in rows}},
+        "best": best, "complete": True, "run_dir": str(d), "seconds": 7.0,
+        "study_seconds": 6.0, "workers": 1, "lstmctl": "0.1.0",
+    }  # fmt: skip
+    (d / "results.json").write_text(json.dumps(results))
+    (d / "spec.yaml").write_text("name: x\nmodel: {arch: vanilla}\n")
+    (d / "trials.csv").write_text("trial\n0\n")
+    return d
+
+
+def test_runs_show_of_a_tune_study_shows_its_trials_and_best(tmp_path: Path) -> None:
+    fake_run(tmp_path, "tiny-20260101-000000", {"rmse": [3.0, 3.2]})
+    study = fake_study(
+        tmp_path, "tiny-tune-20260102-000000", [("complete", [2.9, 3.1]), ("complete", [4.0, 5.0])]
+    )
+    # `runs show tiny`: the latest run of that name is the study.
+    r = invoke("runs", "show", "tiny", "--dir", str(tmp_path))
+    assert r.exit_code == 0, r.stderr
+    out = r.stdout
+    assert "tune study" in out and "2 trials (2 complete)" in out and "of ?" not in out
+    assert "best: trial #0, rmse 3.000 ± 0.141 over 2 repeats: model.units=2" in out
+    assert "model.units" in out and "4.500" in out  # the trials table, best first
+    assert "jax-cache/jit" not in out and "jax-cache/" in out
+    c = invoke("runs", "show", "tiny", "-d", str(tmp_path), "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(c.stdout)))
+    assert [(row["trial"], row["state"], row["model.units"]) for row in rows] == [
+        ("0", "complete", "2"),
+        ("1", "complete", "4"),
+    ]
+    assert float(rows[1]["rmse_mean"]) == pytest.approx(4.5)
+    data = json.loads(invoke("runs", "show", str(study), "-f", "json").stdout)
+    assert data["kind"] == "tune" and data["state"] == "complete"
+    assert not [f for f in data["files"] if f.startswith("jax-cache/jit")]
+    assert {"results.json", "trials.csv", "jax-cache/"} <= set(data["files"])
+
+
+def test_runs_list_counts_trials_and_fails_a_study_whose_every_trial_failed(
+    tmp_path: Path,
+) -> None:
+    fake_study(
+        tmp_path, "good-tune-20260101-000000", [("complete", [2.9, 3.1]), ("failed", [None])]
+    )
+    fake_study(tmp_path, "bad-tune-20260102-000000", [("failed", [None, None])])
+    r = invoke("runs", "list", "-d", str(tmp_path), "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    bad, good = json.loads(r.stdout)
+    assert (bad["kind"], bad["state"], bad["trials"], bad["mean"]) == ("tune", "failed", 1, None)
+    assert (good["state"], good["trials"], good["repeats"]) == ("complete (1 failed)", 2, 2)
+    assert good["arch"] == "stacked" and good["mean"] == pytest.approx(3.0)
+    table = invoke("runs", "list", "-d", str(tmp_path)).stdout
+    assert "2 trials" in table and "1 trial " in table and "failed" in table
+
+
+def test_null_scores_are_read_as_missing(tmp_path: Path) -> None:
+    # results.json is strict JSON: a diverged repeat's scores are null, not NaN.
+    run = fake_run(tmp_path, "div-20260101-000000", {"rmse": [1.0, 2.0]})
+    results = json.loads((run / "results.json").read_text())
+    results["metrics"]["rmse"].update(mean=None, std=None, values=[1.0, None])
+    failed = {"repeat": 2, "rmse": None, "error": "loss became NaN"}
+    results["per_repeat"] = [{"repeat": 1, "rmse": 1.0}, failed]
+    (run / "results.json").write_text(json.dumps(results))
+    other = fake_run(tmp_path, "b-20260101-000001", {"rmse": [1.5, 2.5]})
+    r = invoke("runs", "show", str(run))
+    assert r.exit_code == 0, r.stderr
+    assert "loss became NaN" in r.stdout
+    assert invoke("runs", "list", "-d", str(tmp_path)).exit_code == 0
+    r = invoke("runs", "compare", str(run), str(other), "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["metrics"]["rmse"]["a_n"] == 1

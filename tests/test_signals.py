@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -10,10 +11,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
+from typing import Any
 
 import lifecycle_fixtures as fx
 import pytest
@@ -23,6 +26,7 @@ from test_tune import tune_spec
 from lstmctl import signals
 from lstmctl.api import tune
 from lstmctl.artifacts import open_model_dir
+from lstmctl.training import fused, keras_fit
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir
@@ -91,6 +95,242 @@ def test_handler_raises_once_then_ignores_a_second_signal_while_cleaning_up() ->
         time.sleep(0.01)
         done.append("the block")
     assert done == ["the block"] and e2.value.signum == signal.SIGINT
+
+
+def drop_a_signal(signum: int) -> None:
+    """Send ``signum`` to this process while a garbage-collector callback runs.
+
+    The handler runs inside the callback, where Python prints and drops any
+    exception ("Exception ignored in: <function _xla_gc_callback ...>").
+    """
+
+    def collecting(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            os.kill(os.getpid(), signum)
+            time.sleep(0.01)  # the handler runs here, inside the callback
+
+    gc.callbacks.append(collecting)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(collecting)
+
+
+def test_a_signal_dropped_where_python_ignores_exceptions_is_raised_at_the_next_check(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    signals.check()  # no handler: nothing to raise
+    with signals.handled(announce=False):
+        signals.check()  # no signal yet
+        drop_a_signal(signal.SIGTERM)
+        assert signals.received() == signal.SIGTERM
+        with pytest.raises(signals.Signalled) as e:
+            signals.check()
+        assert e.value.signum == signal.SIGTERM
+        with signals.deferred():
+            signals.check()  # held back there, as the handler's raise is
+        os.kill(os.getpid(), signal.SIGINT)  # the second: ignored during the cleanup
+        time.sleep(0.01)
+
+    # Until a check raises it, a second signal raises the first instead of being ignored.
+    with signals.handled(announce=False), pytest.raises(signals.Signalled) as e2:
+        drop_a_signal(signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
+    assert e2.value.signum == signal.SIGINT
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+@pytest.fixture
+def on_jax() -> None:
+    """Keras on JAX, with the compile cache the lstmctl command uses (once per process)."""
+    from lstmctl.training.backend import use_backend
+
+    use_backend("auto")
+
+
+def test_the_trainers_stop_at_the_next_step_after_a_dropped_signal(
+    monkeypatch: pytest.MonkeyPatch, on_jax: None
+) -> None:
+    from test_fused import make_spec, sine
+
+    data = sine(12)
+    spec = make_spec(repeats=2, epochs=40)
+    # The compiled trainer: at the next compiled call (there are 20 chunks of epochs).
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        drop_a_signal(signal.SIGTERM)
+
+    with signals.handled(announce=False), pytest.raises(signals.Signalled) as e:
+        fused.fit_fused(spec, data, progress=progress)
+    assert e.value.signum == signal.SIGTERM and calls == [(2, 40)]
+
+    # Building the replicas (minutes for many): at the next one.
+    built: list[int] = []
+    build = fused.build_model
+
+    def build_and_drop(*args: Any) -> Any:
+        built.append(1)
+        drop_a_signal(signal.SIGINT)
+        return build(*args)
+
+    monkeypatch.setattr(fused, "build_model", build_and_drop)
+    with signals.handled(announce=False), pytest.raises(signals.Signalled):
+        fused.fit_fused(make_spec(repeats=5), data)
+    assert built == [1]
+    monkeypatch.undo()
+
+    # The plain Keras path: at the end of the next batch.
+    epochs: list[int] = []
+
+    def keras_progress(repeat: int, done: int, total: int) -> None:
+        epochs.append(done)
+        drop_a_signal(signal.SIGINT)
+
+    with signals.handled(announce=False), pytest.raises(signals.Signalled):
+        keras_fit.fit_one(spec, data, 0, keras_progress)
+    assert epochs == [1]
+
+
+def test_many_replicas_are_fitted_in_blocks_seeded_as_one_program(
+    monkeypatch: pytest.MonkeyPatch, on_jax: None
+) -> None:
+    from test_fused import make_spec, max_diff, sine
+
+    data = sine(12)
+    spec = make_spec(repeats=3, epochs=40)
+    whole = fused.fit_fused(spec, data)
+    monkeypatch.setattr(fused, "BLOCK", 2)
+    monkeypatch.setattr(fused, "CALL_SECONDS", 0.0)  # one epoch per compiled call, not two
+    seen: list[tuple[int, int, int]] = []
+    blocks = list(fused.iter_fused(spec, data, lambda *a: seen.append(a)))
+    assert [len(b) for b in blocks] == [2, 1]
+    assert [r.seed for b in blocks for r in b] == [r.seed for r in whole]
+    for r, w in zip([r for b in blocks for r in b], whole, strict=True):
+        assert max_diff(r.weights, w.weights) < 1e-6
+        assert r.history["loss"] == pytest.approx(w.history["loss"], rel=1e-5)
+    # Progress counts the repeats of the blocks that finished.
+    assert [s for s in seen if s[1] == s[2]] == [(1, 40, 40), (2, 40, 40)]
+    assert len(seen) == 40  # each block's 20 chunks
+
+
+# `lstmctl` with one garbage collection that takes long, as JAX's collector
+# callback can: the first time one starts once the trainer runs, it says so on
+# stderr and sleeps, so that a signal sent then is handled inside the callback.
+SLOW_GC = """
+import gc, os, sys, time
+def slow(phase, info, done=[]):
+    if phase == "start" and not done and "lstmctl.training.fused" in sys.modules:
+        done.append(1)
+        os.write(2, b"in a gc callback\\n")
+        time.sleep(120)
+gc.callbacks.append(slow)
+from lstmctl.cli import main
+sys.argv[0] = "lstmctl"
+main()
+"""
+
+
+class Watched:
+    """A started `lstmctl` whose stderr is read as it comes (to wait for a line on it)."""
+
+    def __init__(self, *args: str, slow_gc: bool = False) -> None:
+        from lstmctl.training.backend import use_backend
+
+        use_backend("auto")
+        import jax
+
+        env = dict(os.environ)
+        cache = getattr(jax.config, "jax_compilation_cache_dir", None)
+        if cache and "LSTMCTL_JAX_CACHE" not in env:
+            env["LSTMCTL_JAX_CACHE"] = str(cache)  # this process's compiled programs
+        head = [sys.executable, "-c", SLOW_GC] if slow_gc else LSTMCTL
+        self.proc = subprocess.Popen(
+            [*head, "-v", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.signalled = 0.0
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def said(self, text: str) -> Callable[[], bool]:
+        return lambda: any(text in line for line in list(self.lines))
+
+    def signal(self, signum: int) -> None:
+        self.signalled = time.monotonic()
+        self.proc.send_signal(signum)
+
+    def stopped(self, limit: float) -> tuple[int, float, str]:
+        """The exit status, the seconds from the signal to the exit, and stderr."""
+        with suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=limit)
+        took = time.monotonic() - self.signalled
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(10)
+        return self.proc.returncode, took, "".join(self.lines)
+
+
+def test_one_signal_stops_a_run_and_a_diagnosis_of_100000_repeats(tiny_spec: Path) -> None:
+    one_epoch = ["--set", "train.epochs=1"]
+    # The run's SIGINT comes inside a garbage-collector callback, where the handler's
+    # exception is dropped (the reported run went on for minutes); the diagnosis gets
+    # `timeout`'s SIGTERM while it builds the replicas (minutes for 100000).
+    run = Watched(
+        "run", str(tiny_spec), "--set", "evaluate.repeats=100000", *one_epoch, slow_gc=True
+    )
+    diag = Watched("diagnose", str(tiny_spec), "--repeats", "100000", *one_epoch)
+    procs = [run.proc, diag.proc]
+    try:
+        wait_for(run.said("in a gc callback"), *procs)
+        run.signal(signal.SIGINT)
+        wait_for(diag.said("building 1024 replicas"), diag.proc)
+        diag.signal(signal.SIGTERM)
+        (run_rc, run_s, run_err), (diag_rc, diag_s, diag_err) = [
+            w.stopped(limit=60) for w in (run, diag)
+        ]
+    finally:
+        stop_all(procs)
+    assert (run_rc, diag_rc) == (130, 143), (run_err, diag_err)
+    assert run_s < 30 and diag_s < 30, (run_s, diag_s)
+    assert "run: interrupted after 0 of 100000 repeats" in run_err, run_err
+    assert "interrupted by SIGTERM after 0 of 100000 repeats" in diag_err, diag_err
+    for err in (run_err, diag_err):
+        assert "Exception ignored" not in err and "Traceback" not in err, err
+    for run_dir in (tiny_spec.parent / "runs").iterdir():
+        assert json.loads((run_dir / "results.json").read_text())["complete"] is False
+
+
+def test_one_sigterm_stops_a_fit_whose_chunks_of_epochs_take_minutes(
+    tiny_spec: Path, tmp_path: Path
+) -> None:
+    # 2,000,000 epochs of 44 batches: a twentieth of them (the chunk between progress
+    # reports) was one compiled call of minutes, which a signal waited for; the calls
+    # are kept to about a second now.
+    long = ["--set", "train.epochs=2000000", "--set", "train.batch_size=1"]
+    fit = Watched("run", str(tiny_spec), *long)
+    try:
+        wait_for(fit.said("compiled and ran the first epoch"), fit.proc)
+        time.sleep(2)  # into the calls that run many epochs
+        fit.signal(signal.SIGTERM)
+        rc, took, err = fit.stopped(limit=60)
+    finally:
+        stop_all([fit.proc])
+    assert rc == 143, err
+    assert took < 30, took
+    assert "interrupted by SIGTERM after 0 of 2 repeats" in err, err
 
 
 def backend_of(run_dir: Path) -> str:

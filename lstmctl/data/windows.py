@@ -12,6 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lstmctl.errors import DataError
+from lstmctl.memory import check_fits
 
 __all__ = ["Windower", "make_windows"]
 
@@ -77,6 +78,13 @@ class Windower:
                 np.zeros((0, h, targets.shape[1]), dtype=np.float32),
                 origins,
             )
+        # Each window copies its rows: a long lookback over many rows multiplies the data.
+        n_in, n_out = inputs.shape[1], targets.shape[1]
+        check_fits(
+            4 * origins.size * (lb * n_in + h * n_out),
+            where="data.window.lookback",
+            what=f"{origins.size} windows of {lb} steps x {n_in} inputs ({h} x {n_out} targets)",
+        )
         x_view = sliding_window_view(inputs.astype(np.float32, copy=False), lb, axis=0)
         y_view = sliding_window_view(targets[1:].astype(np.float32, copy=False), h, axis=0)
         # Views are (start, columns, steps): put the steps before the columns.

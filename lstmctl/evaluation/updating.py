@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from lstmctl.data.prepared import Prepared
-from lstmctl.errors import RunError
+from lstmctl.errors import SpecError
 from lstmctl.evaluation.metrics import score
 from lstmctl.evaluation.summary import summarize
 from lstmctl.spec import Spec
@@ -57,6 +57,15 @@ class UpdateComparison:
         }
 
 
+def check_update(spec: Spec) -> None:
+    """Refuse an update experiment the spec cannot run (``validate`` calls this too)."""
+    if spec.evaluate.update is not None and spec.backend != "auto":
+        raise SpecError(
+            "evaluate.update trains the updates with the compiled trainer: use backend: auto",
+            where="evaluate.update",
+        )
+
+
 def evaluate_updates(
     spec: Spec, data: Prepared, fits: list[FitResult], progress: Any = None
 ) -> UpdateComparison:
@@ -64,11 +73,7 @@ def evaluate_updates(
     up = spec.evaluate.update
     assert up is not None
     start = time.perf_counter()
-    if spec.backend != "auto":
-        raise RunError(
-            "evaluate.update trains the updates with the compiled trainer: use backend: auto",
-            where="evaluate.update",
-        )
+    check_update(spec)
     metrics = [str(m) for m in spec.evaluate.metrics]
     out = UpdateComparison(list(up.schemes), up.epochs, metrics)
     ok = [i for i, f in enumerate(fits) if f.error is None and f.weights]

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from lstmctl.models.encoder_decoder import seq2seq
+from lstmctl.models.encoder_decoder import check_seq2seq, seq2seq, seq2seq_parameters
 from lstmctl.models.registry import Shapes, register
 from lstmctl.spec import ModelSpec
+
+
+def parameters(spec: ModelSpec, shapes: Shapes) -> int:
+    return seq2seq_parameters(spec, shapes, attention=True)
+
+
+def check(spec: ModelSpec, shapes: Shapes) -> None:
+    check_seq2seq(spec, shapes, attention=True)
 
 
 @register(
     "attention",
     "encoder-decoder LSTM whose decoder attends over all encoder steps (lesson 10).",
+    parameters=parameters,
+    check=check,
 )
 def build(spec: ModelSpec, shapes: Shapes) -> Any:
     return seq2seq(spec, shapes, attention=True)

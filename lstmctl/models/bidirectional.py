@@ -13,30 +13,51 @@ from __future__ import annotations
 from typing import Any
 
 from lstmctl.errors import SpecError
+from lstmctl.models import size
 from lstmctl.models.blocks import lstm_stack, sequence_input, units_per_layer
 from lstmctl.models.heads import output_head
 from lstmctl.models.registry import Shapes, register
 from lstmctl.spec import ModelSpec
 
 
+def parameters(spec: ModelSpec, shapes: Shapes) -> int:
+    both = spec.direction == "both"
+    weights, width = size.stack(
+        size.input_width(shapes),
+        spec,
+        default_layers=1,
+        directions=2 if both else 1,
+        concat=both and spec.merge_mode == "concat",
+    )
+    return weights + size.head(width, shapes)
+
+
+def check(spec: ModelSpec, shapes: Shapes) -> None:
+    units_per_layer(spec, 1)
+    if spec.stateful and spec.direction != "forward":
+        what = "a backward" if spec.direction == "backward" else "a bidirectional (direction: both)"
+        raise SpecError(
+            f"{what} LSTM reads each window from its end, so no state can carry over from "
+            "the previous batch; use direction: forward, or stateful: false",
+            where="model.stateful",
+        )
+
+
 @register(
     "bidirectional",
     "Bidirectional(LSTM) with merge_mode; direction: forward | backward | both (lesson 9).",
+    parameters=parameters,
+    check=check,
 )
 def build(spec: ModelSpec, shapes: Shapes) -> Any:
     import keras
 
+    check(spec, shapes)
     units = units_per_layer(spec, 1)
     graph = sequence_input(shapes)
     if spec.direction == "forward":
         lstm_stack(graph, units, spec, shapes, last_returns_sequences=shapes.per_step)
         return graph.model(output_head(graph, spec, shapes), name="forward")
-    if spec.stateful:
-        raise SpecError(
-            f"a {spec.direction} LSTM reads each window from its end, so no state can "
-            "carry over from the previous batch; use direction: forward, or stateful: false",
-            where="model.stateful",
-        )
     if spec.direction == "backward":
         from lstmctl.models.layers import ReverseTime
 

@@ -11,21 +11,21 @@ by a ``Conv1D`` (the course's CNN LSTM for time series).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lstmctl.errors import SpecError
+from lstmctl.models import size
 from lstmctl.models.blocks import Graph, lstm_stack, units_per_layer
 from lstmctl.models.heads import output_head
 from lstmctl.models.registry import Shapes, register
 from lstmctl.spec import ModelSpec
 
 
-def _steps(spec: ModelSpec, shapes: Shapes, inp: Any) -> tuple[Any, tuple[int, ...]]:
-    """The input as a sequence of steps the CNN can read, and one step's shape."""
-    import keras
-
+def _step(spec: ModelSpec, shapes: Shapes) -> tuple[int, ...]:
+    """The shape of one step as the CNN reads it (a subsequence of a plain series)."""
     if shapes.step_shape:
-        return inp, shapes.step_shape
+        return shapes.step_shape
     if spec.subsequences is None:
         raise SpecError(
             "cnn_lstm on a series of vectors needs model.subsequences: N (the window of "
@@ -40,33 +40,53 @@ def _steps(spec: ModelSpec, shapes: Shapes, inp: Any) -> tuple[Any, tuple[int, .
             f"expected model.subsequences to divide the window evenly, found {sub} with {why}",
             where="model.subsequences",
         )
-    step = (shapes.lookback // sub, shapes.n_inputs)
-    return keras.layers.Reshape((sub, *step), name="subsequences")(inp), step
+    return (shapes.lookback // sub, shapes.n_inputs)
 
 
-@register(
-    "cnn_lstm",
-    "TimeDistributed CNN (Conv1D/Conv2D by input rank, pooling, flatten) feeding an LSTM "
-    "(lesson 7).",
-)
-def build(spec: ModelSpec, shapes: Shapes) -> Any:
-    import keras
-
+def check(spec: ModelSpec, shapes: Shapes) -> None:
     if shapes.mask_value is not None:
         raise SpecError(
             "cnn_lstm cannot skip missing steps (a convolution mixes them with observed "
             "ones); use data.missing: interpolate, ffill or drop",
             where="data.missing",
         )
-    fixed = shapes.batch_size if shapes.state_mode == "native" else None
-    step_shape = shapes.step_shape or (shapes.n_inputs,)
-    inp = keras.Input(shape=(shapes.lookback, *step_shape), batch_size=fixed, name="window")
-    x, step = _steps(spec, shapes, inp)
+    step = _step(spec, shapes)
     if len(step) not in (2, 3):
         raise SpecError(
             f"cnn_lstm reads steps of rank 2 (Conv1D) or 3 (Conv2D), found a step of shape {step}",
             where="model.arch",
         )
+    units_per_layer(spec, 1)
+
+
+def parameters(spec: ModelSpec, shapes: Shapes) -> int:
+    step = shapes.step_shape or (shapes.lookback // (spec.subsequences or 1), shapes.n_inputs)
+    *space, channels = step
+    conv = spec.kernel_size ** len(space) * channels * spec.filters + spec.filters
+    # "same" padding, then pooling: each spatial size divided by pool_size, rounded up.
+    pooled = math.prod(-(-d // spec.pool_size) for d in space) * spec.filters
+    weights, width = size.stack(pooled, spec, default_layers=1)
+    return conv + weights + size.head(width, shapes)
+
+
+@register(
+    "cnn_lstm",
+    "TimeDistributed CNN (Conv1D/Conv2D by input rank, pooling, flatten) feeding an LSTM "
+    "(lesson 7).",
+    parameters=parameters,
+    check=check,
+)
+def build(spec: ModelSpec, shapes: Shapes) -> Any:
+    import keras
+
+    check(spec, shapes)
+    fixed = shapes.batch_size if shapes.state_mode == "native" else None
+    step_shape = shapes.step_shape or (shapes.n_inputs,)
+    inp = keras.Input(shape=(shapes.lookback, *step_shape), batch_size=fixed, name="window")
+    step = _step(spec, shapes)
+    x = inp
+    if not shapes.step_shape:  # a plain series, cut into subsequences
+        x = keras.layers.Reshape((shapes.lookback // step[0], *step), name="subsequences")(inp)
     conv, pool = (
         (keras.layers.Conv1D, keras.layers.MaxPooling1D)
         if len(step) == 2

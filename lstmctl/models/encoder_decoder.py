@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lstmctl.errors import SpecError
+from lstmctl.models import size
 from lstmctl.models.blocks import lstm_stack, sequence_input, units_per_layer
 from lstmctl.models.heads import step_head
 from lstmctl.models.registry import Shapes, register
@@ -31,17 +32,45 @@ def decoder_sizes(spec: ModelSpec, encoder: list[int]) -> list[int]:
     return [spec.decoder_units]
 
 
-def seq2seq(spec: ModelSpec, shapes: Shapes, attention: bool) -> Any:
-    """The encoder-decoder graph, with attention over the encoder's steps or without."""
-    import keras
+def seq2seq_parameters(spec: ModelSpec, shapes: Shapes, attention: bool) -> int:
+    """The weights :func:`seq2seq` makes: encoder, decoder, attention query, step head."""
+    weights, encoded = size.stack(size.input_width(shapes), spec, default_layers=1)
+    width = encoded
+    for n in decoder_sizes(spec, [encoded]):
+        weights += size.lstm(width, n)
+        width = n
+    if attention:
+        if width != encoded:
+            weights += size.dense(width, encoded, bias=False)
+        width += encoded  # the decoder's output with its context
+    return weights + size.dense(width, shapes.n_targets)
 
-    name = "attention" if attention else "encoder_decoder"
+
+def parameters(spec: ModelSpec, shapes: Shapes) -> int:
+    return seq2seq_parameters(spec, shapes, attention=False)
+
+
+def check_seq2seq(spec: ModelSpec, shapes: Shapes, attention: bool) -> None:
+    """What :func:`seq2seq` refuses, without Keras."""
     if spec.stateful and attention:
         raise SpecError(
             "attention reads a whole window at a time; a state carried across batches "
             "does not apply, found stateful: true",
             where="model.stateful",
         )
+    decoder_sizes(spec, units_per_layer(spec, 1))
+
+
+def check(spec: ModelSpec, shapes: Shapes) -> None:
+    check_seq2seq(spec, shapes, attention=False)
+
+
+def seq2seq(spec: ModelSpec, shapes: Shapes, attention: bool) -> Any:
+    """The encoder-decoder graph, with attention over the encoder's steps or without."""
+    import keras
+
+    name = "attention" if attention else "encoder_decoder"
+    check_seq2seq(spec, shapes, attention)
     graph = sequence_input(shapes)
     encoder = units_per_layer(spec, 1)
     # With attention the last encoder layer keeps its whole sequence for the decoder
@@ -80,6 +109,8 @@ def seq2seq(spec: ModelSpec, shapes: Shapes, attention: bool) -> Any:
 @register(
     "encoder_decoder",
     "LSTM encoder -> RepeatVector(horizon) -> LSTM decoder -> TimeDistributed(Dense) (lesson 8).",
+    parameters=parameters,
+    check=check,
 )
 def build(spec: ModelSpec, shapes: Shapes) -> Any:
     return seq2seq(spec, shapes, attention=False)

@@ -3,8 +3,13 @@
 Adding an architecture is one decorated function in one module of this
 package (imported by :func:`_load_builtins`):
 
-    @register("vanilla", "One LSTM layer and a Dense head.")
+    @register("vanilla", "One LSTM layer and a Dense head.", check=check)
     def build(spec: ModelSpec, shapes: Shapes) -> keras.Model: ...
+
+``check(spec, shapes)`` raises the SpecError for a setting the builder
+cannot build, without Keras: ``validate`` calls it (:func:`check_model`)
+and the builder calls it first, so a spec ``run`` would refuse fails
+``validate`` with the same message.
 
 This module imports no Keras, so listing architectures stays instant.
 """
@@ -18,6 +23,7 @@ from typing import Any
 
 from lstmctl.errors import SpecError
 from lstmctl.spec import ModelSpec
+from lstmctl.vocabulary import add_architecture
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,10 @@ class Shapes:
 
 
 Builder = Callable[[ModelSpec, Shapes], Any]
+# How many weights the builder makes, counted without Keras (see models.size).
+Counter = Callable[[ModelSpec, Shapes], int]
+# Raises SpecError for what the builder refuses; imports no Keras.
+Check = Callable[[ModelSpec, Shapes], None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ class Entry:
     name: str
     summary: str
     build: Builder
+    parameters: Counter | None = None
+    check: Check | None = None
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -69,14 +81,26 @@ _BUILTINS = (
 )
 
 
-def register(name: str, summary: str = "") -> Callable[[Builder], Builder]:
-    """Register ``build(spec, shapes) -> keras.Model`` under ``name``."""
+def register(
+    name: str,
+    summary: str = "",
+    parameters: Counter | None = None,
+    check: Check | None = None,
+) -> Callable[[Builder], Builder]:
+    """Register ``build(spec, shapes) -> keras.Model`` under ``name``.
+
+    ``parameters(spec, shapes)`` counts the model's weights without building
+    it (default: an LSTM stack and a Dense head, see :mod:`lstmctl.models.size`);
+    ``check(spec, shapes)`` refuses what the builder cannot build (see above).
+    """
 
     def wrap(fn: Builder) -> Builder:
         if name in _REGISTRY and _REGISTRY[name].build is not fn:
             raise ValueError(f"architecture {name!r} is registered twice")
         doc = summary or (fn.__doc__ or "").strip().splitlines()[0:1]
-        _REGISTRY[name] = Entry(name, doc if isinstance(doc, str) else "".join(doc), fn)
+        summary_ = doc if isinstance(doc, str) else "".join(doc)
+        _REGISTRY[name] = Entry(name, summary_, fn, parameters, check)
+        add_architecture(name)  # specs may name it from now on
         return fn
 
     return wrap
@@ -99,6 +123,20 @@ def get_builder(name: str) -> Builder:
         known = ", ".join(sorted(_REGISTRY))
         raise SpecError(f"unknown architecture {name!r}; known: {known}", where="model.arch")
     return _REGISTRY[name].build
+
+
+def get_parameters(name: str) -> Counter | None:
+    """The weight counter registered with ``name`` (None: the default one)."""
+    get_builder(name)
+    return _REGISTRY[name].parameters
+
+
+def check_model(spec: ModelSpec, shapes: Shapes) -> None:
+    """Raise the SpecError building ``spec`` for ``shapes`` would, without Keras."""
+    get_builder(spec.arch)
+    check = _REGISTRY[spec.arch].check
+    if check is not None:
+        check(spec, shapes)
 
 
 def build_model(spec: ModelSpec, shapes: Shapes) -> Any:

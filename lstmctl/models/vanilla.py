@@ -10,14 +10,18 @@ from lstmctl.models.registry import Shapes, register
 from lstmctl.spec import ModelSpec
 
 
-@register("vanilla", "One LSTM layer and a Dense head (lesson 5).")
-def build(spec: ModelSpec, shapes: Shapes) -> Any:
+def check(spec: ModelSpec, shapes: Shapes) -> None:
     units = units_per_layer(spec, default_layers=1)
     if len(units) != 1:
         raise SpecError(
             f"vanilla has one LSTM layer, found {len(units)}; use arch: stacked for more",
             where="model.units",
         )
+
+
+@register("vanilla", "One LSTM layer and a Dense head (lesson 5).", check=check)
+def build(spec: ModelSpec, shapes: Shapes) -> Any:
+    check(spec, shapes)
     graph = sequence_input(shapes)
-    lstm_stack(graph, units, spec, shapes)
+    lstm_stack(graph, units_per_layer(spec, default_layers=1), spec, shapes)
     return graph.model(dense_head(graph, spec, shapes), name="vanilla")

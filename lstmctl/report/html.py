@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmctl import __version__
-from lstmctl.rundir import write_atomic
+from lstmctl.rundir import run_started, write_atomic
 
 REPORT = "report.html"
 
@@ -57,6 +57,8 @@ def _e(x: Any) -> str:
 def _num(x: Any) -> str:
     if x is None or x == "":
         return "-"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return str(x)  # repeat numbers, seeds, epochs: counts, not scores
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -142,8 +144,6 @@ def _figure(path: Path) -> str:
 
 def render_report(run_dir: Path) -> str:
     """The HTML text of a run directory's report."""
-    from lstmctl.runs import run_started
-
     run_dir = Path(run_dir)
     results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     spec_path = run_dir / "spec.yaml"

@@ -16,6 +16,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from lstmctl.targets import write_file_atomic
+
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#ff7f0e"
 ACTUAL_COLOR = "#222222"
@@ -27,11 +29,9 @@ DPI = 100
 def _save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target then renamed, like every other run-directory file.
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=DPI)
-    tmp.replace(path)
-    return path
+    # Written beside the target then renamed, like every other run-directory file;
+    # a failure leaves the target as it was and no temporary file.
+    return write_file_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
 
 
 def _finite(values: Sequence[float]) -> np.ndarray:

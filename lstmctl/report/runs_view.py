@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lstmctl.report.table import sparkline
@@ -22,6 +23,10 @@ def _p(p: float | None) -> str:
     if p is None:
         return "-"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _trials(n: int) -> str:
+    return f"{n} trial{'s' if n != 1 else ''}"
 
 
 def render_list(records: list[RunRecord], console: Console, metric: str | None = None) -> None:
@@ -49,7 +54,7 @@ def render_list(records: list[RunRecord], console: Console, metric: str | None =
             row["arch"],
             row["metric"],
             score,
-            str(row["repeats"]),
+            str(row["repeats"]) if row["trials"] is None else _trials(row["trials"]),
             "-" if row["seconds"] is None else f"{row['seconds']:.1f}",
             state if state.startswith("complete") else f"[yellow]{state}[/yellow]",
             sparkline(rec.values(row["metric"])) if row["metric"] else "",
@@ -59,6 +64,9 @@ def render_list(records: list[RunRecord], console: Console, metric: str | None =
 
 def render_show(rec: RunRecord, console: Console) -> None:
     """A past run: what it was, its summary beside the baselines, its repeats and files."""
+    if rec.kind == "tune":
+        render_study(rec, console)
+        return
     res = rec.results
     console.print(f"[bold]{rec.name}[/bold] — {rec.arch}  ({rec.path})")
     started = rec.started.isoformat(sep=" ") if rec.started else "?"
@@ -103,10 +111,77 @@ def render_show(rec: RunRecord, console: Console) -> None:
             ]
             repeats.add_row(*cells, f"[red]{r['error']}[/red]" if r.get("error") else "")
         console.print(repeats)
-    files = rec.to_json()["files"]
+    _print_files(rec, console)
+
+
+def _print_files(rec: RunRecord, console: Console) -> None:
+    files = rec.files()
     shown = [f for f in files if not f.startswith("history/")]
     hist = len(files) - len(shown)
-    console.print("files: " + ", ".join(shown) + (f", history/ ({hist} repeats)" if hist else ""))
+    console.print(
+        "files: " + ", ".join(shown) + (f", history/ ({hist} repeats)" if hist else ""),
+        markup=False,
+    )
+
+
+def render_study(rec: RunRecord, console: Console) -> None:
+    """A past tune study: its objective, its trials best first, the best configuration."""
+    res = rec.results
+    obj = res.get("objective") or {}
+    metric, summary = str(obj.get("metric", "?")), str(obj.get("summary", "mean"))
+    console.print(
+        f"[bold]{escape(rec.name)}[/bold] — tune study {escape(str(res.get('study', '?')))} "
+        f"({res.get('strategy', '?')}: {summary} {metric}, {obj.get('direction', '?')})  "
+        f"({escape(str(rec.path))})"
+    )
+    trials = rec.trials
+    states: dict[str, int] = {}
+    for t in trials:
+        states[str(t.get("state"))] = states.get(str(t.get("state")), 0) + 1
+    counts = ", ".join(f"{n} {s}" for s, n in states.items())
+    started = rec.started.isoformat(sep=" ") if rec.started else "?"
+    console.print(
+        f"started {started}; {_trials(len(trials))}{f' ({counts})' if counts else ''}, "
+        f"{res.get('repeats_per_trial', '?')} repeats each; "
+        f"{float(res.get('seconds') or 0):.1f} s; {rec.state}",
+        markup=False,
+    )
+    best = rec.best
+    if best is not None:
+        s = rec.metrics.get(metric) or {}
+        params = ", ".join(f"{k}={v}" for k, v in (best.get("params") or {}).items())
+        console.print(
+            f"best: trial #{best.get('trial')}, {metric} {_num(s.get('mean'))} ± "
+            f"{_num(s.get('std'))} over {rec.repeats} repeats: {params}",
+            markup=False,
+        )
+    else:
+        console.print("best: none (no trial completed)", markup=False)
+    rows = rec.rows()
+    if rows:
+        table = Table(title="trials (best first)")
+        names = [k for k in rows[0] if k not in _TRIAL_COLS and not k.startswith(f"{metric}_")]
+        for col in ("trial", "state", *names):
+            table.add_column(col)
+        for col in (f"{metric} {summary}", "std", "repeats", "seconds"):
+            table.add_column(col, justify="right")
+        table.add_column("note")
+        for r in rows:
+            table.add_row(
+                str(r["trial"]),
+                str(r["state"]),
+                *(escape(str(r.get(p, ""))) for p in names),
+                _num(r.get(f"{metric}_{summary}")),
+                _num(r.get(f"{metric}_std")),
+                str(r.get("repeats") or 0),
+                "-" if r.get("seconds") is None else f"{float(r['seconds']):.1f}",
+                escape(str(r.get("note") or "")),
+            )
+        console.print(table)
+    _print_files(rec, console)
+
+
+_TRIAL_COLS = ("trial", "state", "repeats", "seconds", "note")
 
 
 def render_compare(cmp: Comparison, console: Console) -> None:

@@ -5,6 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 
+def saved_row(saved: Any) -> dict[str, Any]:
+    """The same facts as one flat row (``--format csv``): one column per fact."""
+    m = saved.to_json()
+    trained = m.get("trained") or {}
+    tuned = trained.get("fine_tuned") or {}
+    lineage = m.get("lineage") or {}
+    onnx = m.get("onnx") or {}
+    return {
+        "model": m["model"],
+        "name": m["name"],
+        "arch": m["arch"],
+        "trainer": trained.get("trainer"),
+        "seed": trained.get("seed"),
+        "epochs": trained.get("epochs_run"),
+        "windows": trained.get("windows"),
+        "rows": trained.get("rows"),
+        "final_loss": trained.get("final_loss"),
+        "update_scheme": tuned.get("scheme") or lineage.get("scheme"),
+        "update_epochs": tuned.get("epochs"),
+        "update_windows": tuned.get("windows"),
+        "update_final_loss": tuned.get("final_loss"),
+        "parent": (lineage.get("parent") or {}).get("path"),
+        "new_rows": lineage.get("new_rows"),
+        "onnx_opset": onnx.get("opset"),
+        "onnx_max_abs_diff": onnx.get("max_abs_diff"),
+        "onnx_skipped": onnx.get("skipped"),
+        "files": " ".join(m["files"]),
+        "seconds": m["seconds"],
+    }
+
+
 def saved_lines(saved: Any) -> str:
     """A few lines: where the model went, how it was trained, whether ONNX is there."""
     m = saved.to_json()

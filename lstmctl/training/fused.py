@@ -20,8 +20,19 @@ Per replica, and independent of the others:
 * the batches index the shared data with the replica's permutation inside the
   program, so the data is never copied per replica.
 
-The epochs run in chunks of one compiled shape; ``progress`` is called between
+The epochs run in chunks (a twentieth of them); ``progress`` is called between
 chunks and the run ends early when every replica has stopped.
+
+A signal (Ctrl-C, ``kill``) is acted on between compiled calls and between
+replica builds (see :func:`lstmctl.signals.check`), so no call runs for long:
+
+* one compiled call runs as many epochs as take about ``CALL_SECONDS``
+  (measured as it goes; the first call, which compiles, runs one), never
+  more than a chunk; the epochs, and so the results, are the same however
+  they are split into calls;
+* more than ``BLOCK`` replicas are fitted block after block, each block as
+  one program (seeded as the whole would have been), and each block's
+  results are yielded as it finishes, so an interrupted run keeps them.
 """
 
 from __future__ import annotations
@@ -32,24 +43,37 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from lstmctl import signals
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import RunError, SpecError
+from lstmctl.memory import out_of_memory
 from lstmctl.models.registry import Shapes, build_model
 from lstmctl.spec import Spec
 from lstmctl.training.batches import trim_for_stateful
-from lstmctl.training.fit import failed_fit, non_finite_loss, out_of_memory
-from lstmctl.training.result import FitResult
+from lstmctl.training.checks import check_windows
+from lstmctl.training.result import FitResult, failed_fit, non_finite_loss
 
 log = logging.getLogger("lstmctl")
 
 # Windows per vmapped call when evaluating or predicting a stateless model.
 EVAL_BATCH = 512
+# A signal waits for the compiled call under way: the epochs per call are
+# chosen so that one takes about this long (at least one epoch).
+CALL_SECONDS = 1.0
+# Replicas in one program; more are fitted block after block.
+BLOCK = 1024
+# The most losses (epochs x replicas) one call returns.
+CALL_LOSSES = 1 << 20
+
+# progress(repeat, epochs_done, total): repeat is -1 while every replica trains
+# at once, else the last replica of the block training (as the Keras path counts).
+Progress = Callable[[int, int, int], None]
 
 
 @dataclass
@@ -85,13 +109,65 @@ def fit_fused(
     per replica, in seed order. A replica whose loss became NaN or infinite is
     returned with ``error`` set and an empty ``test_pred``.
 
-    Out of memory (see ``training.fit.out_of_memory``), the replicas are fitted
+    Out of memory (see ``lstmctl.memory.out_of_memory``), the replicas are fitted
     again in two halves, each half split again while it does not fit; a
     replica that does not fit alone is returned with ``error`` "out of memory:
     ...". The halves are separate programs, seeded as the whole would have
     been (replica ``i`` still uses ``spec.seed + i``, as tuning's groups of
-    repeats do); ``progress`` and ``on_epochs`` then see each half in turn.
+    repeats do); ``progress`` and ``on_epochs`` then see each half in turn,
+    as they see each block of more than ``BLOCK`` replicas.
     """
+
+    def per_block(repeat: int, done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    blocks = iter_fused(spec, data, per_block, on_epochs, initial_weights)
+    return [fit for block in blocks for fit in block]
+
+
+def iter_fused(
+    spec: Spec,
+    data: Prepared,
+    progress: Progress | None = None,
+    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    initial_weights: list[list[np.ndarray]] | None = None,
+) -> Iterator[list[FitResult]]:
+    """:func:`fit_fused`, yielding the results of each block of ``BLOCK`` replicas as it ends."""
+    n_rep = spec.evaluate.repeats
+    n_blocks = math.ceil(n_rep / BLOCK)
+    for b in range(n_blocks):
+        signals.check()
+        first, count = b * BLOCK, min(BLOCK, n_rep - b * BLOCK)
+        last = -1 if n_blocks == 1 else first + count - 1
+
+        def block_progress(done: int, total: int, last: int = last) -> None:
+            if progress is not None:
+                progress(last, done, total)
+
+        part = _part(spec, first, count) if n_blocks > 1 else spec
+        init = None if initial_weights is None else initial_weights[first : first + count]
+        yield _fit_or_split(part, data, block_progress, on_epochs, init)
+
+
+def _part(spec: Spec, first: int, count: int) -> Spec:
+    """Replicas ``first`` .. ``first + count - 1`` of ``spec``, seeded as in the whole."""
+    return spec.model_copy(
+        update={
+            "seed": spec.seed + first,
+            "evaluate": spec.evaluate.model_copy(update={"repeats": count}),
+        }
+    )
+
+
+def _fit_or_split(
+    spec: Spec,
+    data: Prepared,
+    progress: Callable[[int, int], None] | None,
+    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None,
+    initial_weights: list[list[np.ndarray]] | None,
+) -> list[FitResult]:
+    """The replicas as one program; out of memory, in halves (see :func:`fit_fused`)."""
     start = time.perf_counter()
     try:
         return _fit_group(spec, data, progress, on_epochs, initial_weights)
@@ -108,14 +184,8 @@ def fit_fused(
     log.info("%s with %d replicas at once; trying %d, then %d", error, n_rep, half, n_rep - half)
     results: list[FitResult] = []
     for first, count in ((0, half), (half, n_rep - half)):
-        part = spec.model_copy(
-            update={
-                "seed": spec.seed + first,
-                "evaluate": spec.evaluate.model_copy(update={"repeats": count}),
-            }
-        )
         init = None if initial_weights is None else initial_weights[first : first + count]
-        results += fit_fused(part, data, progress, on_epochs, init)
+        results += _fit_or_split(_part(spec, first, count), data, progress, on_epochs, init)
     return results
 
 
@@ -148,26 +218,17 @@ def _fit_group(
     horizon, n_targets = int(data.y_train.shape[1]), int(data.y_train.shape[2])
 
     # ------------------------------------------------------------------ data and model
+    check_windows(spec, data)
     if stateful:
         X_fit, y_fit = trim_for_stateful(data.X_train, data.y_train, batch)
-        if len(X_fit) == 0:
-            raise RunError(
-                f"a stateful model needs at least batch_size={batch} training windows, "
-                f"found {len(data.X_train)}",
-                where="train.batch_size",
-            )
     else:
         X_fit, y_fit = data.X_train, data.y_train
-        if len(X_fit) == 0:
-            raise RunError("there are no training windows", where="data.split")
+        # A batch larger than the data is one batch of it all (the padding has no weight):
+        # padding to train.batch_size would allocate it, however absurd.
+        batch = min(batch, len(X_fit))
     n_val = len(data.X_val)
     has_val = n_val > 0
     monitor_val = es is not None and es.monitor == "val_loss"
-    if monitor_val and not has_val:
-        raise RunError(
-            "train.early_stopping monitors val_loss but the data has no validation windows",
-            where="train.early_stopping.monitor",
-        )
     restore_best = es is not None and es.restore_best
 
     optimizer = _optimizer(keras, tspec.optimizer, tspec.learning_rate)
@@ -182,6 +243,7 @@ def _fit_group(
         state_mode="explicit" if stateful else "native",
         **data.shape_hints(),
     )
+    log.info("building %d replicas (seeds %d to %d)", n_rep, spec.seed, spec.seed + n_rep - 1)
     reps = _build_replicas(spec, shapes, n_rep, initial_weights)
     model = reps.model
     n_states = len(model.inputs) - 1
@@ -196,7 +258,7 @@ def _fit_group(
 
     n_fit = len(X_fit)
     n_batches = n_fit // batch if stateful else math.ceil(n_fit / batch)
-    val_batch = batch if stateful else min(n_val, max(batch, EVAL_BATCH))
+    val_batch = batch if stateful else min(n_val, max(tspec.batch_size, EVAL_BATCH))
     arrays: dict[str, Any] = {
         "X": jnp.asarray(X_fit, jnp.float32),
         "y": jnp.asarray(y_fit, jnp.float32),
@@ -320,24 +382,27 @@ def _fit_group(
         return new, (loss, val)
 
     # ------------------------------------------------------------------ the program
-    chunk = max(1, epochs // 20)
+    chunk = max(1, epochs // 20)  # progress and on_epochs are called every chunk
+    span = max(1, min(chunk, CALL_LOSSES // n_rep))  # the most epochs one call runs
     all_epochs = jax.vmap(run_epoch, in_axes=(0, None, None))
 
-    def run_chunk(st: dict[str, Any], first: Any, arr: dict[str, Any]) -> tuple:
-        def body(st: dict[str, Any], j: Any) -> tuple:
-            epoch = first + j
-            go = (epoch < epochs) & jnp.any(st["active"])
-            nan = jnp.full((n_rep,), jnp.nan, jnp.float32)
-            return jax.lax.cond(
-                go,
-                lambda s: all_epochs(s, epoch, arr),
-                lambda s: (s, (nan, nan)),
-                st,
-            )
+    def run_span(st: dict[str, Any], first: Any, stop: Any, arr: dict[str, Any]) -> tuple:
+        """Epochs ``first`` .. ``stop - 1``, or fewer once every replica has stopped."""
+        nan = jnp.full((span, n_rep), jnp.nan, jnp.float32)
 
-        return jax.lax.scan(body, st, jnp.arange(chunk, dtype=jnp.int32))
+        def more(carry: tuple) -> Any:
+            j, st, _, _ = carry
+            return (first + j < stop) & jnp.any(st["active"])
 
-    run_chunk_jit = jax.jit(run_chunk)
+        def epoch(carry: tuple) -> tuple:
+            j, st, loss, val = carry
+            st, (lj, vj) = all_epochs(st, first + j, arr)
+            return j + 1, st, loss.at[j].set(lj), val.at[j].set(vj)
+
+        ran, st, loss, val = jax.lax.while_loop(more, epoch, (jnp.int32(0), st, nan, nan))
+        return st, loss, val, ran
+
+    run_span_jit = jax.jit(run_span)
 
     tr0 = [jnp.asarray(a) for a in reps.trainable]
     nt0 = [jnp.asarray(a) for a in reps.non_trainable]
@@ -361,13 +426,32 @@ def _fit_group(
         state["best_nt"] = nt0
 
     losses, vals = [], []
-    done = 0
+    done, per_call, compiling = 0, 1, True
     while done < epochs:
-        state, (loss_c, val_c) = run_chunk_jit(state, jnp.int32(done), arrays)
-        losses.append(np.asarray(loss_c))
-        vals.append(np.asarray(val_c))
-        done = min(epochs, done + chunk)
-        any_active = bool(np.any(np.asarray(state["active"])))
+        end = min(epochs, done + chunk)
+        any_active = True
+        while done < end and any_active:
+            stop = min(end, done + per_call)
+            began = time.perf_counter()
+            state, loss_c, val_c, ran = run_span_jit(
+                state, jnp.int32(done), jnp.int32(stop), arrays
+            )
+            losses.append(np.asarray(loss_c)[: stop - done])
+            vals.append(np.asarray(val_c)[: stop - done])
+            any_active = bool(np.any(np.asarray(state["active"])))
+            seconds = time.perf_counter() - began
+            per_call = _epochs_per_call(int(ran), seconds, span)
+            if compiling:
+                log.info("compiled and ran the first epoch in %.1fs; training", seconds)
+                compiling = False
+            done = stop
+            signals.check()  # a signal waited for the call: it stops the fit here
+        if done < end:
+            # Every replica has stopped: the chunk's remaining epochs are NaN for all.
+            rest = np.full((end - done, n_rep), np.nan, np.float32)
+            losses.append(rest)
+            vals.append(rest)
+            done = end
         if progress is not None:
             progress(done if any_active else epochs, epochs)
         if on_epochs is not None:
@@ -461,6 +545,7 @@ def _build_replicas(
     non_trainable: list[list[np.ndarray]] = []
     model = None
     for i in range(n_rep):
+        signals.check()  # building many replicas takes minutes
         _set_random_seed(spec.seed + i)
         m = build_model(spec.model, shapes)
         if initial is not None:
@@ -486,6 +571,13 @@ def _build_replicas(
         ("t", where_t[id(w)]) if id(w) in where_t else ("n", where_n[id(w)]) for w in model.weights
     ]
     return _Replicas(model, tr, nt, slots)
+
+
+def _epochs_per_call(ran: int, seconds: float, most: int) -> int:
+    """Epochs for the next compiled call: about ``CALL_SECONDS`` at the last call's pace."""
+    if ran < 1 or seconds <= 0:
+        return most
+    return max(1, min(most, int(CALL_SECONDS * ran / seconds)))
 
 
 def _set_random_seed(seed: int) -> None:

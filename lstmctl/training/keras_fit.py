@@ -17,35 +17,20 @@ from typing import Any
 
 import numpy as np
 
+from lstmctl import signals
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import RunError
-from lstmctl.models.registry import Shapes, build_model
+from lstmctl.memory import out_of_memory
+from lstmctl.models.registry import build_model
 from lstmctl.spec import Spec
 from lstmctl.training.batches import trim_for_stateful
-from lstmctl.training.fit import failed_fit, non_finite_loss, out_of_memory
-from lstmctl.training.result import FitResult
+from lstmctl.training.checks import check_windows, shapes_for
+from lstmctl.training.result import FitResult, failed_fit, non_finite_loss
 
 log = logging.getLogger("lstmctl")
 
 # progress(repeat_index, epochs_done, total_epochs)
 Progress = Callable[[int, int, int], None]
-
-
-def shapes_for(
-    spec: Spec, data: Prepared, state_mode: str = "native", batch: int | None = None
-) -> Shapes:
-    """The Shapes a builder gets for this spec and data."""
-    stateful = spec.model.stateful
-    return Shapes(
-        lookback=data.lookback,
-        n_inputs=int(data.X_train.shape[2]),
-        horizon=data.horizon,
-        n_targets=int(data.y_train.shape[2]),
-        batch_size=(batch or spec.train.batch_size) if stateful else None,
-        mask_value=data.mask_value,
-        state_mode=state_mode,
-        **data.shape_hints(),
-    )
 
 
 def make_optimizer(spec: Spec) -> Any:
@@ -96,6 +81,10 @@ def _callbacks(spec: Spec, repeat: int, progress: Progress | None) -> list[Any]:
             if progress is not None:
                 progress(repeat, epoch + 1, epochs)
 
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            # A signal whose exception was dropped (lstmctl.signals) stops the fit here.
+            signals.check()
+
     cbs: list[Any] = [Hooks(), keras.callbacks.TerminateOnNaN()]
     es = spec.train.early_stopping
     if es is not None:
@@ -143,6 +132,7 @@ def fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None =
     """Fit and predict one repeat, seeded with ``spec.seed + repeat``."""
     import keras
 
+    check_windows(spec, data)
     seed = spec.seed + repeat
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)
@@ -151,12 +141,6 @@ def fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None =
     X, y = data.X_train, data.y_train
     if spec.model.stateful:
         X, y = trim_for_stateful(X, y, spec.train.batch_size)
-        if len(X) == 0:
-            raise RunError(
-                f"a stateful model needs at least batch_size={spec.train.batch_size} training "
-                f"windows, found {len(data.X_train)}",
-                where="train.batch_size",
-            )
     val = (data.X_val, data.y_val) if len(data.X_val) else None
     if val is not None and spec.model.stateful:
         # Validation batches must be full too.

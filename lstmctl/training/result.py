@@ -1,10 +1,13 @@
-"""What a trainer hands to evaluation."""
+"""What a trainer hands to evaluation, and the results of repeats that failed."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from lstmctl.data.prepared import Prepared
 
 
 @dataclass
@@ -23,3 +26,15 @@ class FitResult:
     # Set when this repeat failed (e.g. the loss became NaN); test_pred is then empty.
     error: str | None = None
     epochs_run: int = 0
+
+
+def non_finite_loss(value: float, epoch: int) -> str:
+    """The error of a repeat stopped because its loss became NaN or infinite at ``epoch``."""
+    what = "NaN" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    return f"loss became {what} at epoch {epoch}"
+
+
+def failed_fit(seed: int, error: str, seconds: float, data: Prepared) -> FitResult:
+    """The result of a repeat that produced no model (``error`` says why)."""
+    empty = np.zeros((0, *data.y_train.shape[1:]), np.float32)
+    return FitResult(seed=seed, history={}, test_pred=empty, seconds=seconds, error=error)

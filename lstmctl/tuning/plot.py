@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from lstmctl.targets import write_file_atomic
 from lstmctl.tuning.report import _cell, short_names
 from lstmctl.tuning.results import TuneResult
 
@@ -71,9 +72,8 @@ def plot_repeats(result: TuneResult, path: Path) -> Path | None:
         )
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)  # atomic, like every file of a run directory
+        # Atomic, like every file of a run directory: no temporary file is left on failure.
+        write_file_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     finally:
         plt.close(fig)
     return path

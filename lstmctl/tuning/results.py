@@ -151,6 +151,8 @@ class TuneResult:
     workers: int = 1
     # Things the user should know that are not trials (a worker process that failed).
     notes: list[str] = field(default_factory=list)
+    # The copy of the box plot written where --plot said (None: none was written).
+    plot: Path | None = None
 
     @property
     def tune(self) -> Any:

@@ -162,7 +162,8 @@ def open_study(
         # Each worker draws its own points: the seed moves with the study's progress
         # (a resumed study does not redraw its first points) and with the worker.
         salt = len(study.get_trials(deepcopy=False)) * 7919 + os.getpid() % 1000
-        study.sampler = sampler_for(tune.strategy, seed + salt)
+        # Optuna hands the seed to NumPy, which takes 0 .. 2**32 - 1: wrap around.
+        study.sampler = sampler_for(tune.strategy, (seed + salt) % 2**32)
         return study, False
     study.set_user_attr(FINGERPRINT, mark)
     study.set_user_attr(STRATEGY, tune.strategy)

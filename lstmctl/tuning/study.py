@@ -25,6 +25,7 @@ from lstmctl.signals import interrupted as describe_signal
 from lstmctl.signals import signum_of
 from lstmctl.spec import Spec, load_spec
 from lstmctl.tuning import storage as st
+from lstmctl.tuning.choices import check_choices
 from lstmctl.tuning.compile_cache import enable_compile_cache
 from lstmctl.tuning.results import TuneResult, ranked, study_span, trial_rows
 from lstmctl.tuning.space import grid_points, parse_space
@@ -86,6 +87,7 @@ def run_study(
     # A bad data file is the user's to fix before any study exists (exit 2), not
     # a failure of every trial; and trials that keep the data settings reuse it.
     ctx.prepared(spec)
+    check_choices(spec, ctx)  # so is a choice no trial could run with (as validate finds)
 
     dims = ctx.dims
     seed = tune.seed if tune.seed is not None else spec.seed
@@ -224,6 +226,7 @@ def _result(
 
 def _write_report(result: TuneResult, plot: Path | None) -> None:
     from lstmctl.rundir import csv_text, write_atomic, write_json
+    from lstmctl.targets import write_file_atomic
     from lstmctl.tuning.plot import plot_repeats
 
     run_dir = result.run_dir
@@ -235,10 +238,16 @@ def _write_report(result: TuneResult, plot: Path | None) -> None:
     png = plot_repeats(result, run_dir / "repeats.png")
     if plot is not None:
         if png is None:
-            result.notes.append("no trial has scores yet: no plot was written")
-        else:
-            plot.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(png, plot)
+            result.notes.append(f"no trial has scores yet: {plot} was not written")
+            return
+        # --plot was checked before the study; a fault now (disk full) costs the
+        # copy, not the trials table: the plot is in the run directory anyway.
+        try:
+            write_file_atomic(plot, lambda tmp: shutil.copyfile(png, tmp))
+        except OSError as e:
+            result.notes.append(f"{plot}: not written ({e.strerror or e}); the plot is {png}")
+            return
+        result.plot = plot
 
 
 # --------------------------------------------------------------------------- child workers

@@ -10,7 +10,7 @@ output lengths differ.
 from __future__ import annotations
 
 import numpy as np
-from pydantic import PositiveInt
+from pydantic import PositiveInt, model_validator
 
 from lstmctl.data.problems.encoding import one_hot
 from lstmctl.data.problems.registry import Generated, SampledParams, register_problem
@@ -21,6 +21,23 @@ ALPHABET = "0123456789+ "
 class AdditionParams(SampledParams):
     terms: PositiveInt = 3
     largest: PositiveInt = 10
+
+    @model_validator(mode="after")
+    def _sums_fit(self) -> AdditionParams:
+        # The sums are drawn and added as 64-bit integers: past that they wrap around.
+        if self.terms * self.largest >= 2**63:
+            raise ValueError(
+                f"terms x largest must be below 2**63 (sums are 64-bit integers), found "
+                f"{self.terms} x {self.largest}"
+            )
+        return self
+
+    def nbytes(self) -> int:
+        # Per sample: the terms (int64) and their digits as Python strings, then each
+        # character as a Python list item, an int64 id and a one-hot float32 row.
+        width = self.terms * len(str(self.largest)) + self.terms - 1
+        width += len(str(self.terms * self.largest))
+        return self.samples * (60 * self.terms + width * (8 + 8 + 4 * len(ALPHABET)) + 150)
 
 
 def _encode(texts: list[str], width: int) -> np.ndarray:

@@ -18,6 +18,10 @@ class CumsumParams(SampledParams):
     steps: PositiveInt = 10
     threshold: PositiveFloat | None = None
 
+    def nbytes(self) -> int:
+        # float64 values and their running sum, the labels, float32 copies of both.
+        return self.samples * self.steps * (8 + 8 + 1 + 4 + 4)
+
 
 @register_problem(
     "cumsum",

@@ -27,6 +27,11 @@ class DampedSineParams(SampledParams):
                 raise ValueError(f"{key} must be [low, high] with low <= high, found {[lo, hi]}")
         return self
 
+    def nbytes(self) -> int:
+        # The wave and its float64 temporaries (angle, sine, decay), then float32 X, y.
+        steps = self.length + self.output
+        return self.samples * (steps * (4 * 8 + 4) + 4 * self.output)
+
 
 @register_problem(
     "damped_sine",

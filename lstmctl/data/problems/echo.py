@@ -29,6 +29,10 @@ class EchoParams(SampledParams):
             raise ValueError(f"values must be at least 2, found {self.values}")
         return self
 
+    def nbytes(self) -> int:
+        # The drawn integers (int64), then the one-hot inputs and target (float32).
+        return self.samples * (self.length * (8 + 4 * self.values) + 4 * self.values)
+
 
 @register_problem(
     "echo",

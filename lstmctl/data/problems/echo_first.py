@@ -27,6 +27,10 @@ class EchoFirstParams(SampledParams):
             raise ValueError(f"values must be at least 2, found {self.values}")
         return self
 
+    def nbytes(self) -> int:
+        # The drawn integers (int64), then the one-hot inputs and targets (float32).
+        return self.samples * (self.length * (8 + 4 * self.values) + self.echo * 4 * self.values)
+
 
 @register_problem(
     "echo_first",

@@ -31,6 +31,11 @@ class MovingLineParams(SampledParams):
             )
         return self
 
+    def nbytes(self) -> int:
+        # The frames (float32), then the line's rows, moves and columns (int64).
+        frames = self.frames or self.size
+        return self.samples * frames * (4 * self.size * self.size + 3 * 8)
+
 
 @register_problem(
     "moving_line",

@@ -13,9 +13,10 @@ from collections.abc import Callable
 import numpy as np
 
 from lstmctl.data.prepared import Prepared
-from lstmctl.data.problems.registry import Generated, get_problem, parse_params
+from lstmctl.data.problems.registry import Generated, ProblemParams, get_problem, parse_params
 from lstmctl.data.splits import part_size
 from lstmctl.errors import DataError, SpecError
+from lstmctl.memory import check_fits, culprit, fits
 from lstmctl.spec import Spec
 
 # DataSpec keys that describe a CSV file; a generated problem has no use for them.
@@ -69,11 +70,25 @@ def prepare_problem(spec: Spec) -> Prepared:
             where=f"data.{stray[0]}",
         )
     params = parse_params(entry, data.params)
+    _check_size(entry.name, params)
     g = entry.generate(params, np.random.default_rng(spec.seed))
     parts = _split(len(g.X), data.split.test, data.split.validation, entry.name)
     prepared = _prepared(g, parts, entry.name, params.model_dump(mode="json"))
     settle_task(spec, prepared)
     return prepared
+
+
+def _check_size(name: str, params: ProblemParams) -> None:
+    """Refuse sizes whose data could not be held, before the generator allocates it."""
+    need = params.nbytes()
+    if fits(need):
+        return
+    keys = [(k,) for k, v in params if isinstance(v, int | tuple) and not isinstance(v, bool)]
+    (key,) = culprit(lambda p: p.nbytes(), params, keys)
+    sizes = ", ".join(
+        f"{k} {v}" for k, v in params if isinstance(v, int) and not isinstance(v, bool)
+    )
+    check_fits(need, f"data.params.{key}", f"the data of problem {name} ({sizes})")
 
 
 def _split(n: int, test: int | float, validation: int | float, name: str) -> dict[str, slice]:

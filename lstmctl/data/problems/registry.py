@@ -32,6 +32,14 @@ class ProblemParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    def nbytes(self) -> int:
+        """About how many bytes generating the data takes at its peak (0: not known here).
+
+        A lower bound from the sizes alone, so that data no machine could hold is
+        refused before the generator allocates it (see :mod:`lstmctl.memory`).
+        """
+        return 0
+
 
 class SampledParams(ProblemParams):
     """Parameters of a problem made of independent random sequences."""
@@ -142,4 +150,5 @@ def parse_params(entry: ProblemEntry, raw: dict[str, Any]) -> ProblemParams:
         else:
             text = first["msg"].replace("Input should be ", "")
             msg = f"{entry.name}: expected {text}, found {first['input']!r}"
-        raise SpecError(msg, where=f"data.params.{key}") from None
+        # A check across parameters (a model validator) has no key of its own.
+        raise SpecError(msg, where=f"data.params.{key}" if key else "data.params") from None

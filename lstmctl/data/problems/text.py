@@ -20,6 +20,7 @@ from pydantic import PositiveInt
 from lstmctl.data.problems.encoding import one_hot
 from lstmctl.data.problems.registry import Generated, ProblemParams, register_problem
 from lstmctl.errors import DataError, undecodable
+from lstmctl.memory import check_fits
 
 # A word, or one punctuation mark (kept as its own token).
 WORD = re.compile(r"[\w']+|[^\w\s]")
@@ -74,6 +75,21 @@ def generate(p: TextParams, rng: np.random.Generator) -> Generated:
     index = {t: i for i, t in enumerate(vocabulary)}
     ids = np.array([index[t] for t in tokens], dtype=np.int64)
     n = len(ids) - p.window
+    # One-hot windows repeat every token `window` times over the whole vocabulary.
+    width = p.window * len(vocabulary) if p.encoding == "onehot" else p.window
+    check_fits(
+        4 * n * (width + len(vocabulary)),
+        where="data.params.window",
+        what=f"{n} windows of {p.window} {p.level}s, one-hot over {len(vocabulary)} tokens"
+        if p.encoding == "onehot"
+        else f"{n} windows of {p.window} {p.level}s and {len(vocabulary)}-token targets",
+        fix="use a smaller data.params.window or data.params.max_chars"
+        + (
+            ", or data.params.encoding: index (with model.embedding)"
+            if p.encoding == "onehot"
+            else ""
+        ),
+    )
     windows = np.lib.stride_tricks.sliding_window_view(ids, p.window)[:n]
     if p.encoding == "onehot":
         X = one_hot(windows, len(vocabulary))

@@ -1,0 +1,32 @@
+"""Everything ``run`` would refuse in a spec and its data, found before anything trains.
+
+``validate`` is this check; ``run`` makes it before its run directory
+exists, and ``compare:`` for every variant before the first one trains, so
+a spec or data problem is one typed error (exit 2) with nothing started and
+nothing left behind. No Keras, TensorFlow or JAX is imported: the
+architectures' checks and the trainers' checks read shapes only.
+"""
+
+from __future__ import annotations
+
+from lstmctl.data.prepared import Prepared
+from lstmctl.spec import Spec
+
+
+def check_run(spec: Spec) -> Prepared:
+    """Prepare the data and raise the typed error ``run`` would; return the prepared data."""
+    from lstmctl.data.prepare import prepare
+    from lstmctl.evaluation.evaluate import baseline_scores
+    from lstmctl.evaluation.updating import check_update
+    from lstmctl.tracking import require_mlflow
+    from lstmctl.training.checks import check_training
+    from lstmctl.training.footprint import check_footprint
+
+    require_mlflow(spec)  # tracking asked for, MLflow not installed
+    data = prepare(spec)
+    # First: the architectures' checks list the layers, which an absurd size can't hold.
+    check_footprint(spec, data)  # a model too big for memory is refused, not attempted
+    check_training(spec, data)  # the architecture's shapes, a stateful batch, a monitor
+    baseline_scores(spec, data)  # a baseline the targets cannot have (majority of reals)
+    check_update(spec)
+    return data
