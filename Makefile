@@ -19,7 +19,9 @@ run: $(STAMP)
 test: $(STAMP)
 	@# The shared-study test of `lstmctl tune` needs a PostgreSQL server (Debian's package).
 	-@bash scripts/test-postgres.sh install
-	$(BIN)/python -m pytest -q
+	@# Two workers (CI has 2 cores); one file's tests stay on one worker, so the
+	@# timing-sensitive signal tests never share a module-scoped fixture across processes.
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check lstmctl tests

@@ -261,15 +261,15 @@ def run(
     """Fit the spec's repeats and print their skill beside the baseline."""
     from lstmctl.api import run as run_spec
     from lstmctl.report.progress import repeat_progress
+    from lstmctl.report.tracking import with_mlflow
     from lstmctl.spec import load_spec
-    from lstmctl.tracking import with_mlflow
 
     def go() -> Any:
         s = load_spec(spec, [*(set_ or []), *([f"train.jobs={jobs}"] if jobs else [])])
         if mlflow:
             s = with_mlflow(s)
-        if s.compare:  # variants side by side (lstmctl.compare)
-            from lstmctl.compare import run_compare
+        if s.compare:  # variants side by side (lstmctl.workflows.compare)
+            from lstmctl.workflows.compare import run_compare
 
             return run_compare(
                 s,
@@ -360,7 +360,7 @@ def list_(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List architectures, problems and metrics."""
-    from lstmctl.catalog import catalog
+    from lstmctl.workflows.catalog import catalog
 
     def go() -> dict[str, dict[str, str]]:
         return catalog(what)
@@ -394,7 +394,7 @@ def init(
     ),
 ) -> None:
     """Print a commented starter spec for an architecture."""
-    from lstmctl.starter import starter_spec
+    from lstmctl.workflows.starter import starter_spec
 
     sys.stdout.write(guarded(lambda: starter_spec(arch)))
 
@@ -428,10 +428,10 @@ def diagnose(
     ] = False,
 ) -> None:
     """Plot train and validation loss per epoch and judge: under-fit, good fit or over-fit."""
-    from lstmctl.diagnose import diagnose as run_diagnose
-    from lstmctl.diagnose import diagnosis_repeats
     from lstmctl.report.progress import repeat_progress
     from lstmctl.spec import load_spec
+    from lstmctl.workflows.diagnose import diagnose as run_diagnose
+    from lstmctl.workflows.diagnose import diagnosis_repeats
 
     def go() -> Any:
         s = load_spec(spec, set_ or [])
@@ -476,7 +476,7 @@ def runs_list(
     ] = None,
 ) -> None:
     """List past runs, newest first: name, date, arch, metric mean ± std, duration, state."""
-    from lstmctl.runs import find_runs
+    from lstmctl.history.runs import find_runs
 
     def damaged(e: Exception) -> None:
         err().print(f"lstmctl: skipped a damaged run: {e}", markup=False)
@@ -492,7 +492,7 @@ def runs_list(
     elif not records:
         err().print(f"no runs in {runs_dir}", markup=False)
     else:
-        from lstmctl.report.runs_view import render_list
+        from lstmctl.history.view import render_list
 
         render_list(records, out(), metric)
 
@@ -502,10 +502,10 @@ def runs_show(
     run: RunArg, runs_dir: RunsDirOpt = Path("runs"), fmt: FormatOpt = Format.table
 ) -> None:
     """Show one past run (its summary, repeats and files) or tune study (its trials, best)."""
-    from lstmctl.runs import load_run, resolve_run
+    from lstmctl.history.runs import load_run, resolve_run
 
     rec = guarded(lambda: load_run(resolve_run(run, runs_dir)))
-    from lstmctl.report.runs_view import render_show
+    from lstmctl.history.view import render_show
 
     emit(fmt, rec.to_json(), rec.rows, lambda console: render_show(rec, console))
 
@@ -527,7 +527,7 @@ def runs_compare(
     ] = None,
 ) -> None:
     """Compare two runs metric by metric: the difference and whether it is significant."""
-    from lstmctl.runs import compare_runs, load_run, plot_comparison, resolve_run
+    from lstmctl.history.runs import compare_runs, load_run, plot_comparison, resolve_run
 
     def go() -> Any:
         if plot is not None:
@@ -539,7 +539,7 @@ def runs_compare(
         return compare_runs(a, b, alpha=alpha, test=test)
 
     cmp = guarded(go)
-    from lstmctl.report.runs_view import render_compare
+    from lstmctl.history.view import render_compare
 
     emit(fmt, cmp.to_json(), cmp.rows, lambda console: render_compare(cmp, console))
     if plot is not None:
@@ -567,9 +567,9 @@ def finalize(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Fit one model on all the data (seed = spec.seed) and save a model directory."""
-    from lstmctl.lifecycle import finalize as finalize_spec
     from lstmctl.report.progress import repeat_progress
     from lstmctl.spec import load_spec
+    from lstmctl.workflows.lifecycle import finalize as finalize_spec
 
     def go() -> Any:
         s = load_spec(spec, set_ or [])
@@ -622,14 +622,14 @@ def predict(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="csv, json or table.")] = Format.csv,
 ) -> None:
     """Forecast with a saved model: at every new row, or K steps ahead; CSV on stdout."""
-    from lstmctl.predict import predict as predict_rows
+    from lstmctl.serving.predict import predict as predict_rows
 
     def go() -> Any:
         text = None
         if input_ == "-":
             text = sys.stdin.read()
         elif input_ is not None:
-            from lstmctl.predict import read_input
+            from lstmctl.serving.predict import read_input
 
             text = read_input(input_)
         return predict_rows(model, text, horizon=horizon, engine=engine, history=not no_history)
@@ -675,8 +675,8 @@ def update(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Keep a saved model current with new observations (lesson 13's update schemes)."""
-    from lstmctl.lifecycle import update as update_model
     from lstmctl.report.progress import repeat_progress
+    from lstmctl.workflows.lifecycle import update as update_model
 
     def go() -> Any:
         text = sys.stdin.read() if data == "-" else None
@@ -718,7 +718,7 @@ def generate(
     seed: Annotated[int | None, typer.Option("--seed", help="Make the sample repeatable.")] = None,
 ) -> None:
     """Sample text from a generative model, streamed to stdout as it is drawn."""
-    from lstmctl.lifecycle import generate as generate_text
+    from lstmctl.workflows.lifecycle import generate as generate_text
 
     def go() -> None:
         for piece in generate_text(model, prompt, length, temperature, seed):

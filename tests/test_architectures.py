@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lstmctl.data.prepare import prepare
 from lstmctl.errors import SpecError
-from lstmctl.generation import fitted_model
-from lstmctl.keras_archive import check_keras_archive
+from lstmctl.evaluation.preflight import prepare_run
+from lstmctl.modeldir.keras_archive import check_keras_archive
 from lstmctl.models import Shapes, architectures, build_model
 from lstmctl.models.layers import ReverseTime, custom_objects
+from lstmctl.serving.generation import fitted_model
 from lstmctl.spec import ModelSpec, Spec, validate_spec
 from lstmctl.training.fused import fit_fused
 from lstmctl.training.keras_fit import fit_one
@@ -76,8 +76,7 @@ def test_every_registered_architecture_is_covered() -> None:
 
 @pytest.mark.parametrize("arch", sorted(TINY))
 def test_architecture_trains_with_both_trainers_and_reloads(arch: str, tmp_path: Path) -> None:
-    spec = tiny_spec(arch)
-    data = prepare(spec)
+    spec, data = prepare_run(tiny_spec(arch))
     fused = fit_fused(spec, data)
     assert [r.seed for r in fused] == [5, 6]
     for r in fused:
@@ -291,8 +290,8 @@ def test_seq2seq_and_cnn_lstm_forecast_a_real_series(tiny_spec: Path, tmp_path: 
     # A CSV series, not a generated problem: multi-step forecasts in the data's
     # units, a stateful encoder carried by the compiled trainer, and a CNN LSTM
     # reading the window as two subsequences.
-    from lstmctl.compare import run_compare
     from lstmctl.spec import load_spec
+    from lstmctl.workflows.compare import run_compare
 
     spec = load_spec(
         tiny_spec,
@@ -315,13 +314,12 @@ def test_init_scaffolds_a_spec_that_builds(
     arch: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lstmctl.spec import load_spec
-    from lstmctl.starter import starter_spec
     from lstmctl.training.keras_fit import shapes_for
+    from lstmctl.workflows.starter import starter_spec
 
     monkeypatch.chdir(ROOT)
     path = tmp_path / "starter.yaml"
     path.write_text(starter_spec(arch))
-    spec = load_spec(path)
-    data = prepare(spec)
+    spec, data = prepare_run(load_spec(path))
     model = build_model(spec.model, shapes_for(spec, data))
     assert model.output_shape == (None, *data.y_train.shape[1:])

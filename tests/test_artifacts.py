@@ -13,9 +13,9 @@ import pytest
 from lifecycle_fixtures import series_csv, spec_file
 from typer.testing import CliRunner
 
-from lstmctl.artifacts import open_model_dir, write_model_dir
 from lstmctl.cli import app
 from lstmctl.errors import ModelDirError
+from lstmctl.modeldir.format import open_model_dir, write_model_dir
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir

@@ -19,6 +19,7 @@ from lstmctl.errors import SpecError
 from lstmctl.evaluation.classification import majority_forecast, majority_scores, settle_task
 from lstmctl.evaluation.evaluate import baseline_scores
 from lstmctl.evaluation.metrics import accuracy, sequence_accuracy
+from lstmctl.evaluation.preflight import prepare_run
 from lstmctl.evaluation.summary import relative_skill
 from lstmctl.spec import Spec, validate_spec
 
@@ -87,15 +88,19 @@ def problem_spec(problem: str, params: dict, **sections: Any) -> Spec:
 
 
 def test_classification_defaults_follow_the_task() -> None:
-    spec = problem_spec("addition", {"samples": 40})
-    data = prepare(spec)  # settles what the spec left open
+    written = problem_spec("addition", {"samples": 40})
+    before = written.dump()
+    prepare(written)  # data preparation is pure: what it resolved is in the data
+    assert written.dump() == before
+    spec, data = prepare_run(written)  # settles what the spec left open
+    assert written.evaluate.metrics == ["rmse", "mae"]  # the spec given is not changed
+    assert written.train.loss == "mse" and written.model.output_activation == "linear"
     assert spec.evaluate.metrics == ["accuracy", "sequence_accuracy"]
     assert spec.evaluate.baseline == "majority"
     assert spec.model.output_activation == "softmax"
     assert spec.train.loss == "categorical_crossentropy"
     assert set(baseline_scores(spec, data)["majority"]) == {"accuracy", "sequence_accuracy"}
-    binary = problem_spec("moving_line", {"samples": 20, "size": 4})
-    prepare(binary)
+    binary, _ = prepare_run(problem_spec("moving_line", {"samples": 20, "size": 4}))
     assert binary.evaluate.metrics == ["accuracy"]
     assert (binary.model.output_activation, binary.train.loss) == ("sigmoid", "binary_crossentropy")
 
@@ -108,7 +113,7 @@ def test_what_the_spec_says_is_kept() -> None:
         train={"loss": "binary_crossentropy"},
         evaluate={"metrics": ["sequence_accuracy"], "baseline": "none"},
     )
-    data = prepare(spec)
+    spec, data = prepare_run(spec)
     assert spec.model.output_activation == "sigmoid"
     assert spec.train.loss == "binary_crossentropy"
     assert spec.evaluate.metrics == ["sequence_accuracy"]
@@ -118,15 +123,16 @@ def test_what_the_spec_says_is_kept() -> None:
 def test_a_spec_dumped_with_every_default_prepares_the_same() -> None:
     # Run directories, tuning trials and saved models write the spec with
     # every default filled in; read back, it must still prepare and settle.
-    spec = problem_spec("cumsum", {"samples": 30})
-    again = validate_spec(spec.dump())
-    prepare(spec)
-    prepare(again)
+    written = problem_spec("cumsum", {"samples": 30})
+    again, _ = prepare_run(validate_spec(written.dump()))
+    spec, _ = prepare_run(written)
     assert again.evaluate.metrics == spec.evaluate.metrics == ["accuracy", "sequence_accuracy"]
     assert again.train.loss == "binary_crossentropy" and again.evaluate.baseline == "majority"
-    resolved = validate_spec(spec.dump())  # the resolved spec, as spec.yaml keeps it
-    prepare(resolved)
+    resolved, _ = prepare_run(
+        validate_spec(spec.dump())
+    )  # the resolved spec, as spec.yaml keeps it
     assert resolved.model.output_activation == "sigmoid"
+    assert resolved.dump() == spec.dump()  # settling a settled spec changes nothing
 
 
 @pytest.mark.parametrize(
@@ -143,7 +149,7 @@ def test_metrics_that_do_not_fit_the_task_are_refused(
 ) -> None:
     spec = problem_spec(problem, {"samples": 30}, evaluate=evaluate)
     with pytest.raises(SpecError, match=message) as e:
-        prepare(spec)
+        prepare_run(spec)
     assert e.value.where == where
 
 

@@ -118,10 +118,10 @@ def test_debug_adds_the_traceback_and_keeps_the_exit_code(
 
 
 def test_list_csv_is_quoted_by_the_csv_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lstmctl.catalog
+    import lstmctl.workflows.catalog
 
     sections = {"metrics": {"odd": 'says "hi", then [stops]'}, "problems": {}}
-    monkeypatch.setattr(lstmctl.catalog, "catalog", lambda what=None: sections)
+    monkeypatch.setattr(lstmctl.workflows.catalog, "catalog", lambda what=None: sections)
     r = invoke("list", "-f", "csv")
     assert r.exit_code == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
@@ -173,7 +173,7 @@ def test_update_csv_and_its_errors_name_the_users_file(saved: tuple[Path, Any]) 
 
 
 def test_update_names_a_line_of_the_saved_rows_by_their_file() -> None:
-    from lstmctl.lifecycle import _relocate
+    from lstmctl.workflows.lifecycle import _relocate
 
     origins = [("model/data.csv", 2), ("model/data.csv", 3), ("new.csv", 5)]
     message, where = _relocate(

@@ -15,12 +15,13 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import lstmctl.api
+import lstmctl.workflows.run
 from lstmctl.cli import app
-from lstmctl.compare import run_compare, variants
 from lstmctl.errors import RunError, SpecError
 from lstmctl.report.compare import compare_rows, render_compare
 from lstmctl.rundir import csv_text
 from lstmctl.spec import Spec, load_spec, validate_spec
+from lstmctl.workflows.compare import run_compare, variants
 
 
 def cumsum_spec(tmp_path: Path, **extra: Any) -> Path:
@@ -110,7 +111,7 @@ def test_a_failed_variant_is_reported_and_the_others_still_run(
             raise RunError("every repeat failed", where="run")
         return fake_result(spec, 0.9 if spec.model.direction == "both" else 0.8)
 
-    monkeypatch.setattr(lstmctl.api, "run", run)
+    monkeypatch.setattr(lstmctl.workflows.run, "run", run)
     spec = load_spec(
         cumsum_spec(tmp_path),
         ["compare=[model.direction=forward, model.direction=backward, model.direction=both]"],

@@ -11,17 +11,17 @@ import yaml
 from typer.testing import CliRunner
 
 from lstmctl.cli import app
-from lstmctl.diagnose import (
+from lstmctl.spec import load_spec
+from lstmctl.spec.derive import diagnosis_spec
+from lstmctl.workflows.diagnose import (
     GOOD,
     INCONCLUSIVE,
     OVER,
     UNDER,
     CurveVerdict,
-    diagnosis_spec,
     judge_curve,
     overall_verdict,
 )
-from lstmctl.spec import load_spec
 
 EPOCHS = np.arange(100, dtype=float)
 

@@ -23,9 +23,9 @@ import lstmctl.training.fit as fit_module
 import lstmctl.training.fused as fused
 import lstmctl.training.keras_fit as keras_fit
 from lstmctl.api import run
-from lstmctl.artifacts import open_model_dir
 from lstmctl.cli import app
 from lstmctl.memory import out_of_memory
+from lstmctl.modeldir.format import open_model_dir
 from lstmctl.training.result import FitResult
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
@@ -182,7 +182,7 @@ def assert_intact(d: Path, before: dict[str, str]) -> None:
 def test_disk_full_while_saving_an_in_place_update_keeps_the_model(
     model_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lstmctl.lifecycle as lifecycle
+    import lstmctl.workflows.lifecycle as lifecycle
 
     def save_half(model: Any, path: Path) -> None:
         path.write_bytes(b"PK\x03\x04" + b"\0" * 1000)  # half a zip archive, then the disk is full
@@ -204,7 +204,7 @@ def test_disk_full_while_saving_an_in_place_update_keeps_the_model(
 def test_disk_full_while_exporting_onnx_keeps_the_model_finalize_force_replaces(
     model_copy: Path, lifecycle_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lstmctl.lifecycle as lifecycle
+    import lstmctl.workflows.lifecycle as lifecycle
 
     def export_half(keras_path: Path, onnx_path: Path) -> dict[str, Any]:
         onnx_path.write_bytes(b"\x08\x07" * 500)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from lstmctl.cli import app
 from lstmctl.errors import UsageError
-from lstmctl.generation import TextCodec, generate_text, sample_index
+from lstmctl.serving.generation import TextCodec, generate_text, sample_index
 
 VOCAB = (" ", ".", "a", "b", "c", "d")
 

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from lstmctl.artifacts import open_model_dir
 from lstmctl.cli import app
 from lstmctl.data.encoding import OneHot
-from lstmctl.predict import Preprocessor, predict
+from lstmctl.modeldir.format import open_model_dir
+from lstmctl.serving.predict import Preprocessor, predict
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir
@@ -32,7 +32,7 @@ NEW_ROWS = "month,sales\n2004-01,199.5\n2004-02,204.0\n2004-03,201.25\n"
 def test_round_trip_equals_the_models_own_predictions(saved_plain: Path) -> None:
     """Predict's preprocessing + inversion against prepare()'s windows and the loaded model."""
     from lstmctl.data.prepare import prepare
-    from lstmctl.lifecycle import final_spec
+    from lstmctl.spec.derive import final_spec
 
     md = open_model_dir(saved_plain)
     spec = final_spec(md.spec())
@@ -118,7 +118,7 @@ def test_stateful_states_carry_through_new_rows(saved_stateful: Path) -> None:
 
 def test_predict_imports_no_tensorflow_nor_keras(saved_stateful: Path) -> None:
     code = (
-        "import sys; from lstmctl.predict import predict; "
+        "import sys; from lstmctl.serving.predict import predict; "
         f"f = predict({str(saved_stateful)!r}, horizon=2); "
         "assert f.engine == 'onnx'; "
         "bad = [m for m in ('tensorflow', 'keras', 'jax', 'sklearn') if m in sys.modules]; "

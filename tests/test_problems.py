@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lstmctl.catalog import catalog
 from lstmctl.data.prepare import prepare
 from lstmctl.data.problems import get_problem, problems
 from lstmctl.data.problems.addition import ALPHABET
 from lstmctl.data.problems.registry import parse_params
 from lstmctl.errors import DataError, SpecError
 from lstmctl.spec import validate_spec
+from lstmctl.workflows.catalog import catalog
 
 TEXT = ROOT / "datasets" / "republic-book1.txt"
 

@@ -47,7 +47,7 @@ from lstmctl.data.transforms import (
 from lstmctl.data.windows import Windower
 from lstmctl.errors import DataError, SpecError
 from lstmctl.spec import ScaleSpec, Spec, load_spec, validate_spec
-from lstmctl.tuning.space import Range, parse_space
+from lstmctl.spec.tune_space import Range, parse_space
 
 # Derandomized: the same examples on every run (see the module docstring).
 BASE = settings(

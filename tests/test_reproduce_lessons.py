@@ -37,7 +37,7 @@ def run(config: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, *sets: str)
     start = time.perf_counter()
     spec = lstmctl.load_spec(ROOT / "configs" / config, list(sets))
     if spec.compare:
-        from lstmctl.compare import run_compare
+        from lstmctl.workflows.compare import run_compare
 
         out = run_compare(spec, runs_dir=tmp_path).to_json()
     else:
@@ -167,8 +167,8 @@ def test_rhyme_is_memorised(table: list, monkeypatch: pytest.MonkeyPatch) -> Non
     # LSTM(75), 100 epochs; published training accuracy 0.995.
     import numpy as np
 
-    from lstmctl.data.prepare import prepare
-    from lstmctl.generation import fitted_model
+    from lstmctl.evaluation.preflight import prepare_run
+    from lstmctl.serving.generation import fitted_model
     from lstmctl.training.fit import fit_repeats
 
     monkeypatch.chdir(ROOT)
@@ -182,7 +182,7 @@ def test_rhyme_is_memorised(table: list, monkeypatch: pytest.MonkeyPatch) -> Non
             "train.batch_size=32",
         ],
     )
-    data = prepare(spec)
+    spec, data = prepare_run(spec)
     train_acc = []
     for fit in fit_repeats(spec, data):
         probs = fitted_model(spec, data, fit).predict(data.X_train, verbose=0)

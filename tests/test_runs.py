@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from lstmctl.cli import app
 from lstmctl.errors import UsageError
+from lstmctl.history.runs import compare_runs, load_run, resolve_run, significance
 from lstmctl.rundir import run_started
-from lstmctl.runs import compare_runs, load_run, resolve_run, significance
 
 runner = CliRunner()
 

@@ -25,7 +25,7 @@ from test_tune import tune_spec
 
 from lstmctl import signals
 from lstmctl.api import tune
-from lstmctl.artifacts import open_model_dir
+from lstmctl.modeldir.format import open_model_dir
 from lstmctl.training import fused, keras_fit
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.

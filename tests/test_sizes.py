@@ -288,7 +288,7 @@ def test_the_highest_seed_reaches_every_repeat_within_32_bits() -> None:
 
 
 def test_diagnose_checks_the_seeds_of_its_own_repeats() -> None:
-    from lstmctl.diagnose import diagnosis_spec
+    from lstmctl.spec.derive import diagnosis_spec
 
     spec = validate_spec(
         {"seed": MAX_SEED - 4, "data": {"problem": "echo"}, "evaluate": {"repeats": 5}}
@@ -306,7 +306,7 @@ def test_tuning_samplers_take_any_seed_the_spec_allows() -> None:
 
 
 def test_generate_seed_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
-    from lstmctl.generation import check_seed
+    from lstmctl.serving.generation import check_seed
 
     check_seed(None)
     check_seed(MAX_SEED)

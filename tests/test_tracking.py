@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 
 from lstmctl.cli import app
 from lstmctl.errors import SpecError, UsageError
-from lstmctl.spec import load_spec
-from lstmctl.tracking import (
+from lstmctl.report.tracking import (
     flat_params,
     require_mlflow,
     run_metrics,
@@ -23,6 +22,7 @@ from lstmctl.tracking import (
     tracking_uri,
     with_mlflow,
 )
+from lstmctl.spec import load_spec
 
 runner = CliRunner()
 HAS_MLFLOW = importlib.util.find_spec("mlflow") is not None

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from lstmctl.cli import app
 from lstmctl.errors import SpecError
 from lstmctl.spec import load_spec
-from lstmctl.tuning.space import Choices, Range, decode, grid_points, parse_space, trial_spec
+from lstmctl.spec.derive import trial_spec
+from lstmctl.spec.tune_space import Choices, Range, decode, grid_points, parse_space
 
 SHAMPOO = ROOT / "configs" / "shampoo.yaml"
 

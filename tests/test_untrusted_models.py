@@ -2,7 +2,7 @@
 
 Each hostile directory below is *re-signed*: its manifest's hashes are made to
 match, as an attacker handing over a whole directory would do. What stands
-in the way is lstmctl.keras_archive (checked when the directory is opened),
+in the way is lstmctl.modeldir.keras_archive (checked when the directory is opened),
 then Keras' safe mode.
 """
 
@@ -21,10 +21,10 @@ import lifecycle_fixtures as fx
 import pytest
 from typer.testing import CliRunner
 
-from lstmctl.artifacts import open_model_dir
 from lstmctl.cli import app
 from lstmctl.errors import ModelDirError
-from lstmctl.keras_archive import check_keras_archive
+from lstmctl.modeldir.format import open_model_dir
+from lstmctl.modeldir.keras_archive import check_keras_archive
 
 lifecycle_dir = fx.lifecycle_dir
 saved_plain = fx.saved_plain

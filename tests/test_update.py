@@ -12,9 +12,9 @@ import pytest
 from lifecycle_fixtures import series_csv, spec_file
 from typer.testing import CliRunner
 
-from lstmctl.artifacts import open_model_dir
 from lstmctl.cli import app
-from lstmctl.lifecycle import update
+from lstmctl.modeldir.format import open_model_dir
+from lstmctl.workflows.lifecycle import update
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir

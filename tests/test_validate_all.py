@@ -19,12 +19,13 @@ from typer.testing import CliRunner
 
 import lstmctl.api
 import lstmctl.training.fit
+import lstmctl.workflows.run
 from lstmctl.api import run, tune, validate
 from lstmctl.cli import app
-from lstmctl.compare import run_compare
 from lstmctl.errors import RunError, SpecError
 from lstmctl.rundir import discard_run_dir
 from lstmctl.spec import load_spec
+from lstmctl.workflows.compare import run_compare
 
 # The tiny spec's data has 44 training windows.
 TOO_BIG = ["model.stateful=true", "train.batch_size=64"]
@@ -127,7 +128,7 @@ def test_compare_refuses_a_bad_variant_before_the_first_trains(
     tmp_path: Path, tiny_csv: Path, no_training: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     variants_run: list[Any] = []
-    monkeypatch.setattr(lstmctl.api, "run", lambda spec, **kw: variants_run.append(spec))
+    monkeypatch.setattr(lstmctl.workflows.run, "run", lambda spec, **kw: variants_run.append(spec))
     compare = ["model.units=2", TOO_BIG]
     spec = load_spec(spec_file(tmp_path, tiny_csv, compare=compare))
     with pytest.raises(SpecError) as e:
@@ -155,7 +156,7 @@ def test_a_compare_that_breaks_before_any_variant_leaves_no_folder(
     def broken(spec: Any, **kw: Any) -> Any:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(lstmctl.api, "run", broken)
+    monkeypatch.setattr(lstmctl.workflows.run, "run", broken)
     spec = load_spec(spec_file(tmp_path, tiny_csv, compare=["model.units=2", "model.units=3"]))
     with pytest.raises(OSError, match="disk on fire"):
         run_compare(spec)

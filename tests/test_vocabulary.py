@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lstmctl import vocabulary
 from lstmctl.models.registry import architectures
+from lstmctl.spec import vocabulary
 
 
 def test_architectures_are_the_registered_ones() -> None:
@@ -72,3 +72,13 @@ def test_run_refuses_a_bad_name_before_training_on_every_backend(
         f"lstmctl: error: {spec}: train.optimizer: unknown optimizer 'adamz'; did you mean adam?"
     ]
     assert not list(tmp_path.iterdir())  # nothing trained, no run directory
+
+
+def test_one_metric_vocabulary() -> None:
+    from typing import get_args
+
+    from lstmctl.evaluation.metrics import METRICS
+    from lstmctl.spec import Metric
+
+    assert set(METRICS) == set(vocabulary.LOWER_IS_BETTER) == set(get_args(Metric))
+    assert set(vocabulary.CLASSIFICATION_METRICS) <= set(METRICS)

@@ -14,59 +14,25 @@ import numpy as np
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import SpecError
 from lstmctl.evaluation.metrics import CLASSIFICATION_METRICS, score
-from lstmctl.spec import EvaluateSpec, ModelSpec, Spec, TrainSpec
+from lstmctl.spec import Spec
+from lstmctl.spec.derive import for_task
 
 
-def settle_task(spec: Spec, data: Prepared) -> None:
-    """Replace the regression defaults a classification problem cannot use; refuse misfits.
+def settle_task(spec: Spec, data: Prepared) -> Spec:
+    """The spec as it scores ``data``: a classification problem's defaults settled.
 
-    For a classification problem the spec's regression defaults become:
-    metrics ``[rmse, mae]`` -> ``accuracy`` (and ``sequence_accuracy`` for
-    several outputs per sample), baseline ``persistence`` -> ``majority``,
-    output ``linear`` -> ``softmax`` (``sigmoid`` for two classes in one
-    column), loss ``mse`` -> the matching cross-entropy. They are told apart
-    by value, because specs come back with every default filled in (run
-    directories, tuning trials, saved models); anything else the spec says
-    is kept, or refused when it cannot score class labels.
+    What the data resolved (its task, horizon, number of class columns and
+    whether it has a persistence forecast) decides; the rules are
+    :func:`lstmctl.spec.derive.for_task`'s. Returns a new spec; raises a
+    SpecError for settings that cannot score the data.
     """
-    ev = spec.evaluate
-    if data.task != "classification":
-        wrong = [m for m in ev.metrics if m in CLASSIFICATION_METRICS]
-        if wrong:
-            raise SpecError(
-                f"{wrong[0]} scores class labels but this problem forecasts real values; "
-                "use rmse, mae or mape",
-                where="evaluate.metrics",
-            )
-        if ev.baseline == "majority":
-            raise SpecError(
-                "the majority baseline needs class labels but this problem forecasts real "
-                "values; use persistence",
-                where="evaluate.baseline",
-            )
-        if ev.baseline == "persistence" and not np.isfinite(data.persistence_test).all():
-            raise SpecError(
-                "this problem has no persistence forecast; use baseline: none",
-                where="evaluate.baseline",
-            )
-        return
-    defaults = EvaluateSpec()
-    if ev.metrics == defaults.metrics:
-        ev.metrics = ["accuracy", "sequence_accuracy"] if data.horizon > 1 else ["accuracy"]
-    wrong = [m for m in ev.metrics if m not in CLASSIFICATION_METRICS]
-    if wrong:
-        raise SpecError(
-            f"{wrong[0]} measures errors of real values but this problem predicts class "
-            f"labels; use {' or '.join(CLASSIFICATION_METRICS)}",
-            where="evaluate.metrics",
-        )
-    if ev.baseline == "persistence":
-        ev.baseline = "majority"  # persistence needs real values
-    binary = int(data.y_train.shape[2]) == 1
-    if spec.model.output_activation == ModelSpec().output_activation:
-        spec.model.output_activation = "sigmoid" if binary else "softmax"
-    if spec.train.loss == TrainSpec().loss:
-        spec.train.loss = "binary_crossentropy" if binary else "categorical_crossentropy"
+    return for_task(
+        spec,
+        task=data.task,
+        horizon=data.horizon,
+        binary=int(data.y_train.shape[2]) == 1,
+        has_persistence=bool(np.isfinite(data.persistence_test).all()),
+    )
 
 
 def majority_forecast(data: Prepared) -> np.ndarray:

@@ -11,6 +11,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lstmctl.errors import RunError
+from lstmctl.spec.vocabulary import CLASSIFICATION_METRICS, LOWER_IS_BETTER
+
+__all__ = ["CLASSIFICATION_METRICS", "LOWER_IS_BETTER", "METRICS", "describe", "score"]
 
 
 def rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -52,18 +55,6 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "accuracy": accuracy,
     "sequence_accuracy": sequence_accuracy,
 }
-
-# For every metric, whether a lower value is better.
-LOWER_IS_BETTER = {
-    "rmse": True,
-    "mae": True,
-    "mape": True,
-    "accuracy": False,
-    "sequence_accuracy": False,
-}
-
-# Metrics of class labels (the others measure errors of real values).
-CLASSIFICATION_METRICS = ("accuracy", "sequence_accuracy")
 
 
 def describe() -> dict[str, str]:

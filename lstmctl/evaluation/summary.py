@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from lstmctl.evaluation.metrics import LOWER_IS_BETTER
+from lstmctl.spec.vocabulary import LOWER_IS_BETTER
 
 
 def summarize(values: list[float]) -> dict[str, object]:

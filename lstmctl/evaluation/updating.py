@@ -29,6 +29,7 @@ from lstmctl.errors import SpecError
 from lstmctl.evaluation.metrics import score
 from lstmctl.evaluation.summary import summarize
 from lstmctl.spec import Spec
+from lstmctl.spec.derive import update_spec, update_step_spec
 from lstmctl.training.result import FitResult
 
 
@@ -112,12 +113,7 @@ def _walk(
     weights = [f.weights for f in fits]
     failed = np.zeros(len(fits), dtype=bool)
     preds = np.stack([f.test_pred for f in fits]).copy()  # steps before any update
-    tune = spec.model_copy(deep=True)
-    tune.evaluate.repeats = len(fits)
-    tune.evaluate.update = None
-    tune.train.early_stopping = None  # the updates watch no validation rows
-    if scheme != "refit":
-        tune.train.epochs = epochs
+    tune = update_spec(spec, len(fits), scheme, epochs)
     seeds = [f.seed for f in fits]
     for t in range(horizon, n_test):
         # Test window t - horizon has just had its last target observed.
@@ -127,10 +123,7 @@ def _walk(
         else:
             X = np.concatenate([base_X, data.X_test[:seen]])
             y = np.concatenate([base_y, data.y_test[:seen]])
-        step_spec = tune.model_copy(deep=True)
-        if step_spec.model.stateful:
-            step_spec.train.batch_size = min(step_spec.train.batch_size, len(X))
-        step_spec.seed = seeds[0]
+        step_spec = update_step_spec(tune, len(X), seeds[0])
         part = dataclasses.replace(
             data,
             X_train=X,
@@ -161,53 +154,30 @@ class _Forecaster:
 
     def __init__(self, spec: Spec, data: Prepared) -> None:
         import jax
-        import jax.numpy as jnp
 
         from lstmctl.models.registry import build_model
-        from lstmctl.training.keras_fit import shapes_for
+        from lstmctl.training.checks import shapes_for
+        from lstmctl.training.network import Network, replay
 
         model = build_model(spec.model, shapes_for(spec, data, state_mode="explicit"))
         self.model = model
-        self.n_states = len(model.inputs) - 1
-        sizes = [tuple(int(d) for d in t.shape[1:]) for t in model.inputs[1:]]
-        where_t = {id(v): k for k, v in enumerate(model.trainable_variables)}
-        where_n = {id(v): k for k, v in enumerate(model.non_trainable_variables)}
-        self.slots = [
-            ("t", where_t[id(w)]) if id(w) in where_t else ("n", where_n[id(w)])
-            for w in model.weights
-        ]
-        self.nt_default = [np.asarray(v.value) for v in model.non_trainable_variables]
+        net = Network(model)
         self.n_max = len(data.X_train) + len(data.X_val) + len(data.X_test)
-        n_states = self.n_states
 
         def one(tr: Any, nt: Any, hist: Any, valid: Any, x: Any) -> Any:
-            if not n_states:
-                return model.stateless_call(tr, nt, x[None], training=False)[0][0]
-
-            def step(st: list[Any], inp: Any) -> tuple[list[Any], None]:
-                xw, ok = inp
-                out, _ = model.stateless_call(tr, nt, [xw[None], *st], training=False)
-                return [jnp.where(ok, a, b) for a, b in zip(out[1:], st, strict=True)], None
-
-            zeros = [jnp.zeros((1, *s), jnp.float32) for s in sizes]
-            st, _ = jax.lax.scan(step, zeros, (hist, valid))
-            out, _ = model.stateless_call(tr, nt, [x[None], *st], training=False)
-            return out[0][0]
+            if not net.n_states:
+                return net.call(tr, nt, x[None], [], False)[0][0]
+            states, _ = replay(net, tr, nt, hist, valid=valid)
+            return net.call(tr, nt, x[None], states, False)[0][0]
 
         self.fn = jax.jit(jax.vmap(one, in_axes=(0, 0, None, None, None)))
 
     def __call__(self, weights: list[list[np.ndarray]], history: np.ndarray, x: np.ndarray) -> Any:
         import jax.numpy as jnp
 
-        n_tr = sum(1 for kind, _ in self.slots if kind == "t")
-        tr: list[Any] = [None] * n_tr
-        nt = [np.broadcast_to(v, (len(weights), *v.shape)) for v in self.nt_default]
-        for j, (kind, k) in enumerate(self.slots):
-            stacked = np.stack([w[j] for w in weights])
-            if kind == "t":
-                tr[k] = stacked
-            else:
-                nt[k] = stacked
+        from lstmctl.training.replicas import stack_weights
+
+        tr, nt = stack_weights(self.model, weights)
         pad = self.n_max - len(history)
         hist = np.concatenate([history, np.zeros((pad, *history.shape[1:]), history.dtype)])
         valid = np.arange(self.n_max) < len(history)

@@ -2,7 +2,7 @@
 
 The input is a window of tokens, the output the probabilities of the next
 one (softmax over the vocabulary); sampling from it token by token, with a
-temperature, generates new text (:mod:`lstmctl.generation`). Tokens come
+temperature, generates new text (:mod:`lstmctl.serving.generation`). Tokens come
 in one-hot, optionally through a learned embedding of ``model.embedding``
 dimensions (a bias-free Dense layer: on one-hot vectors, exactly an
 embedding lookup), or as ids (``data.params.encoding: index``) through a

@@ -23,7 +23,7 @@ from typing import Any
 
 from lstmctl.errors import SpecError
 from lstmctl.spec import ModelSpec
-from lstmctl.vocabulary import add_architecture
+from lstmctl.spec.vocabulary import add_architecture
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from lstmctl.evaluation.metrics import LOWER_IS_BETTER
 from lstmctl.rundir import write_atomic
 from lstmctl.spec import Spec
+from lstmctl.spec.vocabulary import LOWER_IS_BETTER
 
 log = logging.getLogger("lstmctl")
 

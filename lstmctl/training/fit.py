@@ -21,10 +21,7 @@ from lstmctl.data.prepared import Prepared
 from lstmctl.spec import Spec
 from lstmctl.training.backend import use_backend
 from lstmctl.training.footprint import check_footprint
-from lstmctl.training.result import FitResult
-
-# progress(repeat_index or -1 for all at once, epochs_done, total_epochs)
-Progress = Callable[[int, int, int], None]
+from lstmctl.training.result import FitResult, Progress
 
 
 def trainer_name(spec: Spec) -> str:

@@ -40,58 +40,52 @@ from __future__ import annotations
 import gc
 import logging
 import math
-import random
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lstmctl import signals
 from lstmctl.data.prepared import Prepared
-from lstmctl.errors import RunError, SpecError
+from lstmctl.errors import RunError
 from lstmctl.memory import out_of_memory
-from lstmctl.models.registry import Shapes, build_model
+from lstmctl.models.registry import Shapes
 from lstmctl.spec import Spec
-from lstmctl.training.batches import trim_for_stateful
+from lstmctl.training import lookup
 from lstmctl.training.checks import check_windows
-from lstmctl.training.result import FitResult, failed_fit, non_finite_loss
+from lstmctl.training.network import Network, replay
+from lstmctl.training.program import (
+    EVAL_BATCH,
+    Layout,
+    Program,
+    device_arrays,
+    initial_state,
+    layout,
+    padded_batches,
+    tree_where,
+)
+from lstmctl.training.replicas import Replicas
+from lstmctl.training.replicas import build_replicas as _build_replicas
+from lstmctl.training.replicas import set_random_seed as _set_random_seed  # noqa: F401 (tests)
+from lstmctl.training.result import FitResult, Progress, failed_fit, non_finite_loss
 
 log = logging.getLogger("lstmctl")
 
-# Windows per vmapped call when evaluating or predicting a stateless model.
-EVAL_BATCH = 512
 # A signal waits for the compiled call under way: the epochs per call are
 # chosen so that one takes about this long (at least one epoch).
 CALL_SECONDS = 1.0
 # Replicas in one program; more are fitted block after block.
 BLOCK = 1024
-# The most losses (epochs x replicas) one call returns.
-CALL_LOSSES = 1 << 20
 
-# progress(repeat, epochs_done, total): repeat is -1 while every replica trains
-# at once, else the last replica of the block training (as the Keras path counts).
-Progress = Callable[[int, int, int], None]
-
-
-@dataclass
-class _Replicas:
-    """One Keras model (the program's structure) and every replica's variable values."""
-
-    model: Any
-    trainable: list[np.ndarray]  # each (R, *shape)
-    non_trainable: list[np.ndarray]  # each (R, *shape)
-    # model.weights (get_weights order) -> ("t" | "n", index into the lists above)
-    weight_slots: list[tuple[str, int]]
+OnEpochs = Callable[[int, dict[str, np.ndarray]], None]
 
 
 def fit_fused(
     spec: Spec,
     data: Prepared,
     progress: Callable[[int, int], None] | None = None,
-    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    on_epochs: OnEpochs | None = None,
     initial_weights: list[list[np.ndarray]] | None = None,
 ) -> list[FitResult]:
     """Fit the ``spec.evaluate.repeats`` repeats of ``spec`` as replicas of one program.
@@ -130,7 +124,7 @@ def iter_fused(
     spec: Spec,
     data: Prepared,
     progress: Progress | None = None,
-    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    on_epochs: OnEpochs | None = None,
     initial_weights: list[list[np.ndarray]] | None = None,
 ) -> Iterator[list[FitResult]]:
     """:func:`fit_fused`, yielding the results of each block of ``BLOCK`` replicas as it ends."""
@@ -164,7 +158,7 @@ def _fit_or_split(
     spec: Spec,
     data: Prepared,
     progress: Callable[[int, int], None] | None,
-    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None,
+    on_epochs: OnEpochs | None,
     initial_weights: list[list[np.ndarray]] | None,
 ) -> list[FitResult]:
     """The replicas as one program; out of memory, in halves (see :func:`fit_fused`)."""
@@ -193,13 +187,37 @@ def _fit_group(
     spec: Spec,
     data: Prepared,
     progress: Callable[[int, int], None] | None,
-    on_epochs: Callable[[int, dict[str, np.ndarray]], None] | None,
+    on_epochs: OnEpochs | None,
     initial_weights: list[list[np.ndarray]] | None,
 ) -> list[FitResult]:
     """:func:`fit_fused`'s replicas as one compiled program (whatever memory it needs)."""
     start = time.perf_counter()
-    import jax
-    import jax.numpy as jnp
+    _check_backend()
+    check_windows(spec, data)
+    lay, X_fit, y_fit = layout(spec, data)
+    optimizer = lookup.optimizer(spec.train.optimizer, spec.train.learning_rate)
+    loss_fn = lookup.unreduced(lookup.loss(spec.train.loss))
+    n_rep = lay.n_rep
+    log.info("building %d replicas (seeds %d to %d)", n_rep, spec.seed, spec.seed + n_rep - 1)
+    reps = _build_replicas(spec, _shapes(data, lay), n_rep, initial_weights)
+    net = Network(reps.model)
+    if lay.stateful and net.n_states == 0:
+        raise RunError(
+            f"architecture {spec.model.arch!r} takes no explicit states, so the fused "
+            "trainer cannot carry a stateful model's state; use backend: tensorflow",
+            where="model.arch",
+        )
+    state = initial_state(reps, optimizer, spec.seed, lay)
+    arrays = device_arrays(lay, X_fit, y_fit, data)
+    program = Program(net, optimizer, loss_fn, lay)
+    state, loss_hist, val_hist = _run_epochs(program, state, arrays, progress, on_epochs)
+    tr, nt = _final_weights(state, lay)
+    preds = _forecast_test(net, tr, nt, data, lay)
+    seconds = (time.perf_counter() - start) / n_rep
+    return _results(spec, lay, reps, state, tr, nt, preds, (loss_hist, val_hist), seconds)
+
+
+def _check_backend() -> None:
     import keras
 
     if keras.backend.backend() != "jax":
@@ -209,238 +227,52 @@ def _fit_group(
             where="backend",
         )
 
-    n_rep = spec.evaluate.repeats
-    tspec = spec.train
-    epochs = tspec.epochs
-    batch = tspec.batch_size
-    stateful = spec.model.stateful
-    es = tspec.early_stopping
-    horizon, n_targets = int(data.y_train.shape[1]), int(data.y_train.shape[2])
 
-    # ------------------------------------------------------------------ data and model
-    check_windows(spec, data)
-    if stateful:
-        X_fit, y_fit = trim_for_stateful(data.X_train, data.y_train, batch)
-    else:
-        X_fit, y_fit = data.X_train, data.y_train
-        # A batch larger than the data is one batch of it all (the padding has no weight):
-        # padding to train.batch_size would allocate it, however absurd.
-        batch = min(batch, len(X_fit))
-    n_val = len(data.X_val)
-    has_val = n_val > 0
-    monitor_val = es is not None and es.monitor == "val_loss"
-    restore_best = es is not None and es.restore_best
-
-    optimizer = _optimizer(keras, tspec.optimizer, tspec.learning_rate)
-    loss_fn = _loss(keras, tspec.loss)
-    shapes = Shapes(
+def _shapes(data: Prepared, lay: Layout) -> Shapes:
+    return Shapes(
         lookback=int(data.X_train.shape[1]),
         n_inputs=int(data.X_train.shape[2]),
-        horizon=horizon,
-        n_targets=n_targets,
-        batch_size=batch if stateful else None,
+        horizon=int(data.y_train.shape[1]),
+        n_targets=int(data.y_train.shape[2]),
+        batch_size=lay.batch if lay.stateful else None,
         mask_value=data.mask_value,
-        state_mode="explicit" if stateful else "native",
+        state_mode="explicit" if lay.stateful else "native",
         **data.shape_hints(),
     )
-    log.info("building %d replicas (seeds %d to %d)", n_rep, spec.seed, spec.seed + n_rep - 1)
-    reps = _build_replicas(spec, shapes, n_rep, initial_weights)
-    model = reps.model
-    n_states = len(model.inputs) - 1
-    if stateful and n_states == 0:
-        raise RunError(
-            f"architecture {spec.model.arch!r} takes no explicit states, so the fused "
-            "trainer cannot carry a stateful model's state; use backend: tensorflow",
-            where="model.arch",
-        )
-    state_shapes = [tuple(int(d) for d in t.shape[1:]) for t in model.inputs[1:]]
-    optimizer.build(model.trainable_variables)
 
-    n_fit = len(X_fit)
-    n_batches = n_fit // batch if stateful else math.ceil(n_fit / batch)
-    val_batch = batch if stateful else min(n_val, max(tspec.batch_size, EVAL_BATCH))
-    arrays: dict[str, Any] = {
-        "X": jnp.asarray(X_fit, jnp.float32),
-        "y": jnp.asarray(y_fit, jnp.float32),
-    }
-    if has_val:
-        Xv, yv, wv = _padded_batches(data.X_val, data.y_val, val_batch)
-        arrays.update(Xv=jnp.asarray(Xv), yv=jnp.asarray(yv), wv=jnp.asarray(wv))
 
-    # ------------------------------------------------------------------ one replica
-    def zero_states(rows: int) -> list[Any]:
-        return [jnp.zeros((rows, *s), jnp.float32) for s in state_shapes]
+def _run_epochs(
+    program: Program,
+    state: dict[str, Any],
+    arrays: dict[str, Any],
+    progress: Callable[[int, int], None] | None,
+    on_epochs: OnEpochs | None,
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Every epoch, chunk by chunk, call by call: the final state and the curves.
 
-    def call(tr: Any, nt: Any, x: Any, states: list[Any], training: bool) -> tuple:
-        inputs = [x, *states] if n_states else x
-        out, nt2, losses = model.stateless_call(
-            tr, nt, inputs, training=training, return_losses=True
-        )
-        if n_states:
-            return out[0], list(out[1:]), nt2, losses
-        return out, [], nt2, losses
+    The curves are ``(epochs, R)``, NaN where a replica had stopped (and for all
+    of a chunk's epochs left once every replica has stopped).
+    """
+    import jax.numpy as jnp
 
-    def batch_loss(
-        tr: Any, nt: Any, x: Any, y: Any, w: Any, states: list[Any], training: bool
-    ) -> tuple:
-        pred, states2, nt2, losses = call(tr, nt, x, states, training)
-        per_sample = _per_sample(loss_fn(y, pred), x.shape[0])
-        loss = jnp.sum(per_sample * w) / jnp.maximum(jnp.sum(w), 1.0)
-        for extra in losses:
-            loss = loss + extra
-        return loss, (nt2, states2)
-
-    def train_loss(tr: Any, nt: Any, x: Any, y: Any, w: Any, states: list[Any]) -> tuple:
-        return batch_loss(tr, nt, x, y, w, states, True)
-
-    grad_fn = jax.value_and_grad(train_loss, has_aux=True)
-
-    def where(c: Any, a: Any, b: Any) -> Any:
-        return jax.tree.map(lambda u, v: jnp.where(c, u, v), a, b)
-
-    def epoch_order(key_data: Any, epoch: Any) -> tuple[Any, Any]:
-        if tspec.shuffle:
-            key = jax.random.fold_in(jax.random.wrap_key_data(key_data), epoch)
-            perm = jax.random.permutation(key, n_fit).astype(jnp.int32)
-        else:
-            perm = jnp.arange(n_fit, dtype=jnp.int32)
-        pad = n_batches * batch - n_fit
-        order = jnp.concatenate([perm, jnp.zeros((pad,), jnp.int32)]).reshape(n_batches, batch)
-        w = (jnp.arange(n_batches * batch) < n_fit).astype(jnp.float32)
-        return order, w.reshape(n_batches, batch)
-
-    def validate(tr: Any, nt: Any, states: list[Any], arr: dict[str, Any]) -> Any:
-        if not stateful:
-            states = []
-
-        def step(carry: Any, inp: Any) -> tuple:
-            states, total = carry
-            x, y, w = inp
-            loss, (_, states2) = batch_loss(tr, nt, x, y, w, states, False)
-            return (states2, total + loss * jnp.sum(w)), None
-
-        (_, total), _ = jax.lax.scan(
-            step, (states, jnp.float32(0.0)), (arr["Xv"], arr["yv"], arr["wv"])
-        )
-        return total / n_val
-
-    def run_epoch(st: dict[str, Any], epoch: Any, arr: dict[str, Any]) -> tuple:
-        active = st["active"]
-        order, weights = epoch_order(st["key"], epoch)
-
-        def step(carry: Any, inp: Any) -> tuple:
-            tr, nt, ov, states, ok_all, total, bad = carry
-            idx, w = inp
-            x, y = arr["X"][idx], arr["y"][idx]
-            (loss, (nt2, states2)), grads = grad_fn(tr, nt, x, y, w, states)
-            tr2, ov2 = optimizer.stateless_apply(ov, grads, tr)
-            ok = jnp.isfinite(loss)
-            go = active & ok_all & ok
-            carry = (
-                where(go, tr2, tr),
-                where(go, nt2, nt),
-                where(go, ov2, ov),
-                states2,
-                ok_all & ok,
-                total + loss * jnp.sum(w),
-                jnp.where(ok_all & ~ok, loss, bad),  # the first loss that was not finite
-            )
-            return carry, None
-
-        init = (
-            st["tr"],
-            st["nt"],
-            st["opt"],
-            zero_states(batch),
-            jnp.bool_(True),
-            jnp.float32(0.0),
-            jnp.float32(0.0),
-        )
-        (tr, nt, ov, states, ok_all, total, bad), _ = jax.lax.scan(step, init, (order, weights))
-        loss = total / n_fit
-        val = validate(tr, nt, states, arr) if has_val else jnp.float32(jnp.nan)
-
-        still = active & ok_all
-        new = dict(st, tr=tr, nt=nt, opt=ov)
-        new["failed_at"] = jnp.where(active & ~ok_all, epoch + 1, st["failed_at"])
-        new["bad_loss"] = jnp.where(active & ~ok_all, bad, st["bad_loss"])
-        new["epochs_run"] = jnp.where(active, epoch + 1, st["epochs_run"])
-        new["active"] = still
-        if es is not None:
-            current = val if monitor_val else loss
-            improved = still & (current + es.min_delta < st["best"])
-            wait = jnp.where(improved, 0, st["wait"] + 1)
-            stop = still & ~improved & (wait >= es.patience) & (epoch > 0)
-            new["best"] = jnp.where(improved, current, st["best"])
-            new["wait"] = jnp.where(still, wait, st["wait"])
-            new["active"] = still & ~stop
-            if restore_best:
-                # As Keras: the first epoch's weights are the best until one improves.
-                snap = improved | (still & (epoch == 0))
-                new["best_tr"] = where(snap, tr, st["best_tr"])
-                new["best_nt"] = where(snap, nt, st["best_nt"])
-        return new, (loss, val)
-
-    # ------------------------------------------------------------------ the program
-    chunk = max(1, epochs // 20)  # progress and on_epochs are called every chunk
-    span = max(1, min(chunk, CALL_LOSSES // n_rep))  # the most epochs one call runs
-    all_epochs = jax.vmap(run_epoch, in_axes=(0, None, None))
-
-    def run_span(st: dict[str, Any], first: Any, stop: Any, arr: dict[str, Any]) -> tuple:
-        """Epochs ``first`` .. ``stop - 1``, or fewer once every replica has stopped."""
-        nan = jnp.full((span, n_rep), jnp.nan, jnp.float32)
-
-        def more(carry: tuple) -> Any:
-            j, st, _, _ = carry
-            return (first + j < stop) & jnp.any(st["active"])
-
-        def epoch(carry: tuple) -> tuple:
-            j, st, loss, val = carry
-            st, (lj, vj) = all_epochs(st, first + j, arr)
-            return j + 1, st, loss.at[j].set(lj), val.at[j].set(vj)
-
-        ran, st, loss, val = jax.lax.while_loop(more, epoch, (jnp.int32(0), st, nan, nan))
-        return st, loss, val, ran
-
-    run_span_jit = jax.jit(run_span)
-
-    tr0 = [jnp.asarray(a) for a in reps.trainable]
-    nt0 = [jnp.asarray(a) for a in reps.non_trainable]
-    state: dict[str, Any] = {
-        "tr": tr0,
-        "nt": nt0,
-        "opt": [
-            jnp.asarray(np.broadcast_to(np.asarray(v.value), (n_rep, *v.shape)))
-            for v in optimizer.variables
-        ],
-        "key": jnp.asarray(np.stack([_key_data(spec.seed + i) for i in range(n_rep)])),
-        "active": jnp.ones((n_rep,), bool),
-        "failed_at": jnp.zeros((n_rep,), jnp.int32),
-        "bad_loss": jnp.zeros((n_rep,), jnp.float32),
-        "epochs_run": jnp.zeros((n_rep,), jnp.int32),
-        "best": jnp.full((n_rep,), jnp.inf, jnp.float32),
-        "wait": jnp.zeros((n_rep,), jnp.int32),
-    }
-    if restore_best:
-        state["best_tr"] = tr0
-        state["best_nt"] = nt0
-
-    losses, vals = [], []
+    lay = program.lay
+    epochs, n_rep = lay.epochs, lay.n_rep
+    run_span = program.compiled()
+    losses: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     done, per_call, compiling = 0, 1, True
     while done < epochs:
-        end = min(epochs, done + chunk)
+        end = min(epochs, done + lay.chunk)
         any_active = True
         while done < end and any_active:
             stop = min(end, done + per_call)
             began = time.perf_counter()
-            state, loss_c, val_c, ran = run_span_jit(
-                state, jnp.int32(done), jnp.int32(stop), arrays
-            )
+            state, loss_c, val_c, ran = run_span(state, jnp.int32(done), jnp.int32(stop), arrays)
             losses.append(np.asarray(loss_c)[: stop - done])
             vals.append(np.asarray(val_c)[: stop - done])
             any_active = bool(np.any(np.asarray(state["active"])))
             seconds = time.perf_counter() - began
-            per_call = _epochs_per_call(int(ran), seconds, span)
+            per_call = _epochs_per_call(int(ran), seconds, lay.span)
             if compiling:
                 log.info("compiled and ran the first epoch in %.1fs; training", seconds)
                 compiling = False
@@ -458,75 +290,93 @@ def _fit_group(
             on_epochs(done, {"loss": np.concatenate(losses), "val_loss": np.concatenate(vals)})
         if not any_active:
             break
-    loss_hist = np.concatenate(losses)
-    val_hist = np.concatenate(vals)
+    return state, np.concatenate(losses), np.concatenate(vals)
 
-    # ------------------------------------------------------------------ results
-    failed_at = np.asarray(state["failed_at"])
-    bad_loss = np.asarray(state["bad_loss"])
-    epochs_run = np.asarray(state["epochs_run"])
+
+def _final_weights(state: dict[str, Any], lay: Layout) -> tuple[Any, Any]:
+    """Each replica's last weights, or its best ones (``restore_best``) unless it failed."""
+    import jax
+    import jax.numpy as jnp
+
     final_tr, final_nt = state["tr"], state["nt"]
-    if restore_best:
-        keep = jnp.asarray(failed_at == 0)
-        final_tr = jax.vmap(where)(keep, state["best_tr"], final_tr)
-        final_nt = jax.vmap(where)(keep, state["best_nt"], final_nt)
+    if lay.restore_best:
+        keep = jnp.asarray(np.asarray(state["failed_at"]) == 0)
+        final_tr = jax.vmap(tree_where)(keep, state["best_tr"], final_tr)
+        final_nt = jax.vmap(tree_where)(keep, state["best_nt"], final_nt)
+    return final_tr, final_nt
 
+
+def _forecast_test(net: Network, tr: Any, nt: Any, data: Prepared, lay: Layout) -> np.ndarray:
+    """Every replica's forecasts of the test windows: ``(R, n_test, horizon, n_targets)``.
+
+    A stateful model first replays the training and validation windows.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    horizon, n_targets = int(data.y_train.shape[1]), int(data.y_train.shape[2])
     n_test = len(data.X_test)
     if n_test == 0:
-        preds = np.zeros((n_rep, 0, horizon, n_targets), np.float32)
-    elif stateful:
-        history = data.X_train if n_val == 0 else np.concatenate([data.X_train, data.X_val])
+        return np.zeros((lay.n_rep, 0, horizon, n_targets), np.float32)
+    if lay.stateful:
+        history = data.X_train if lay.n_val == 0 else np.concatenate([data.X_train, data.X_val])
 
-        def replay(tr: Any, nt: Any, hist: Any, test: Any) -> Any:
-            def step(states: list[Any], x: Any) -> tuple:
-                pred, states2, _, _ = call(tr, nt, x[None], states, False)
-                return states2, pred[0]
+        def walk(tr: Any, nt: Any, hist: Any, test: Any) -> Any:
+            states, _ = replay(net, tr, nt, hist)
+            return replay(net, tr, nt, test, states)[1]
 
-            states, _ = jax.lax.scan(step, zero_states(1), hist)
-            return jax.lax.scan(step, states, test)[1]
-
-        preds = jax.jit(jax.vmap(replay, in_axes=(0, 0, None, None)))(
-            final_tr,
-            final_nt,
-            jnp.asarray(history, jnp.float32),
-            jnp.asarray(data.X_test, jnp.float32),
+        preds = jax.jit(jax.vmap(walk, in_axes=(0, 0, None, None)))(
+            tr, nt, jnp.asarray(history, jnp.float32), jnp.asarray(data.X_test, jnp.float32)
         )
     else:
-        Xp, _, _ = _padded_batches(data.X_test, None, min(n_test, EVAL_BATCH))
+        Xp, _, _ = padded_batches(data.X_test, None, min(n_test, EVAL_BATCH))
 
         def predict(tr: Any, nt: Any, xs: Any) -> Any:
             def step(_: Any, x: Any) -> tuple:
-                return None, call(tr, nt, x, [], False)[0]
+                return None, net.call(tr, nt, x, [], False)[0]
 
             return jax.lax.scan(step, None, xs)[1].reshape(-1, horizon, n_targets)
 
-        preds = jax.jit(jax.vmap(predict, in_axes=(0, 0, None)))(
-            final_tr, final_nt, jnp.asarray(Xp)
-        )
-    preds = np.asarray(preds)[:, :n_test]
+        preds = jax.jit(jax.vmap(predict, in_axes=(0, 0, None)))(tr, nt, jnp.asarray(Xp))
+    return np.asarray(preds)[:, :n_test]
+
+
+def _results(
+    spec: Spec,
+    lay: Layout,
+    reps: Replicas,
+    state: dict[str, Any],
+    final_tr: Any,
+    final_nt: Any,
+    preds: np.ndarray,
+    curves: tuple[np.ndarray, np.ndarray],
+    seconds: float,
+) -> list[FitResult]:
+    """One :class:`FitResult` per replica, in seed order."""
+    loss_hist, val_hist = curves
+    failed_at = np.asarray(state["failed_at"])
+    bad_loss = np.asarray(state["bad_loss"])
+    epochs_run = np.asarray(state["epochs_run"])
     tr_np = [np.asarray(a) for a in final_tr]
     nt_np = [np.asarray(a) for a in final_nt]
-
-    seconds = (time.perf_counter() - start) / n_rep
     results = []
-    for i in range(n_rep):
+    for i in range(lay.n_rep):
         ran = int(epochs_run[i])
         hist = {"loss": [float(v) for v in loss_hist[:ran, i]]}
-        if has_val:
+        if lay.has_val:
             hist["val_loss"] = [float(v) for v in val_hist[:ran, i]]
-        weights = [(tr_np if kind == "t" else nt_np)[k][i].copy() for kind, k in reps.weight_slots]
         error = None
         pred = preds[i].copy()
         if failed_at[i]:
             error = non_finite_loss(float(bad_loss[i]), int(failed_at[i]))
-            pred = np.zeros((0, horizon, n_targets), np.float32)
+            pred = np.zeros((0, *preds.shape[2:]), np.float32)
         results.append(
             FitResult(
                 seed=spec.seed + i,
                 history=hist,
                 test_pred=pred,
                 seconds=seconds,
-                weights=weights,
+                weights=reps.weights(tr_np, nt_np, i),
                 error=error,
                 epochs_run=ran,
             )
@@ -534,127 +384,8 @@ def _fit_group(
     return results
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _build_replicas(
-    spec: Spec, shapes: Shapes, n_rep: int, initial: list[list[np.ndarray]] | None = None
-) -> _Replicas:
-    """Build the model once per seed (as a plain Keras build would) and stack its variables."""
-    trainable: list[list[np.ndarray]] = []
-    non_trainable: list[list[np.ndarray]] = []
-    model = None
-    for i in range(n_rep):
-        signals.check()  # building many replicas takes minutes
-        _set_random_seed(spec.seed + i)
-        m = build_model(spec.model, shapes)
-        if initial is not None:
-            m.set_weights(initial[i])
-        trainable.append([np.asarray(v.value) for v in m.trainable_variables])
-        non_trainable.append([np.asarray(v.value) for v in m.non_trainable_variables])
-        if model is None:
-            model = m
-    assert model is not None
-    tr = [np.stack(vs) for vs in zip(*trainable, strict=True)] if trainable[0] else []
-    nt = [np.stack(vs) for vs in zip(*non_trainable, strict=True)] if non_trainable[0] else []
-    # Integer non-trainable state is RNG seed state (dropout): if a builder fixed
-    # the seed, replicas would share their dropout masks; offset them instead.
-    for k, a in enumerate(nt):
-        if n_rep > 1 and np.issubdtype(a.dtype, np.integer) and (a == a[:1]).all():
-            a = a.copy()
-            flat = a.reshape(n_rep, -1)
-            flat[:, 0] += np.arange(n_rep, dtype=a.dtype)
-            nt[k] = flat.reshape(a.shape)
-    where_t = {id(v): k for k, v in enumerate(model.trainable_variables)}
-    where_n = {id(v): k for k, v in enumerate(model.non_trainable_variables)}
-    slots = [
-        ("t", where_t[id(w)]) if id(w) in where_t else ("n", where_n[id(w)]) for w in model.weights
-    ]
-    return _Replicas(model, tr, nt, slots)
-
-
 def _epochs_per_call(ran: int, seconds: float, most: int) -> int:
     """Epochs for the next compiled call: about ``CALL_SECONDS`` at the last call's pace."""
     if ran < 1 or seconds <= 0:
         return most
     return max(1, min(most, int(CALL_SECONDS * ran / seconds)))
-
-
-def _set_random_seed(seed: int) -> None:
-    """``keras.utils.set_random_seed`` without importing TensorFlow.
-
-    Keras' function also seeds TensorFlow, importing it when it is installed
-    (about 2 s, and memory) although a JAX build never reads its seed. What a
-    JAX build does read is set the same way here: Python's and NumPy's
-    generators and Keras' global seed. If those Keras internals move, or
-    TensorFlow is loaded anyway, Keras' own function is used.
-    """
-    import keras
-
-    if "tensorflow" not in sys.modules:
-        try:
-            from keras.src.backend.common import global_state
-            from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
-            from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
-        except ImportError:
-            pass
-        else:
-            global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
-            global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
-            random.seed(seed)
-            np.random.seed(seed)
-            return
-    keras.utils.set_random_seed(seed)
-
-
-def _optimizer(keras: Any, name: str, learning_rate: float | None) -> Any:
-    try:
-        opt = keras.optimizers.get(name)
-    except (ValueError, TypeError) as e:
-        raise SpecError(f"unknown optimizer {name!r} ({e})", where="train.optimizer") from None
-    if learning_rate is not None:
-        opt = opt.__class__.from_config({**opt.get_config(), "learning_rate": learning_rate})
-    return opt
-
-
-def _loss(keras: Any, name: str) -> Callable[[Any, Any], Any]:
-    try:
-        loss = keras.losses.get(name)
-    except (ValueError, TypeError) as e:
-        raise SpecError(f"unknown loss {name!r} ({e})", where="train.loss") from None
-    if loss is None:
-        raise SpecError(f"unknown loss {name!r}", where="train.loss")
-    if isinstance(loss, keras.losses.Loss):
-        return loss.call  # unreduced: the batch reduction is done here, with weights
-    return loss
-
-
-def _per_sample(values: Any, rows: int) -> Any:
-    """A loss function's unreduced values -> one value per sample (the mean of the rest)."""
-    import jax.numpy as jnp
-
-    if values.ndim == 0:
-        return jnp.broadcast_to(values, (rows,))
-    return jnp.mean(jnp.reshape(values, (rows, -1)), axis=1)
-
-
-def _padded_batches(
-    X: np.ndarray, y: np.ndarray | None, size: int
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """``X`` (and ``y``) padded to whole batches of ``size``: shapes (n_batches, size, ...).
-
-    The weights are 1 for real windows and 0 for the padding (copies of window 0).
-    """
-    n = len(X)
-    n_batches = math.ceil(n / size)
-    pad = n_batches * size - n
-    idx = np.concatenate([np.arange(n), np.zeros(pad, dtype=np.int64)])
-    w = (np.arange(n_batches * size) < n).astype(np.float32).reshape(n_batches, size)
-    Xb = X[idx].astype(np.float32).reshape(n_batches, size, *X.shape[1:])
-    yb = None if y is None else y[idx].astype(np.float32).reshape(n_batches, size, *y.shape[1:])
-    return Xb, yb, w
-
-
-def _key_data(seed: int) -> np.ndarray:
-    """Raw threefry key data for an integer seed (as ``jax.random.PRNGKey(seed)``)."""
-    return np.array([(seed >> 32) & 0xFFFFFFFF, seed & 0xFFFFFFFF], dtype=np.uint32)

@@ -12,52 +12,21 @@ import gc
 import logging
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from lstmctl import signals
 from lstmctl.data.prepared import Prepared
-from lstmctl.errors import RunError
 from lstmctl.memory import out_of_memory
 from lstmctl.models.registry import build_model
 from lstmctl.spec import Spec
+from lstmctl.training import lookup
 from lstmctl.training.batches import trim_for_stateful
 from lstmctl.training.checks import check_windows, shapes_for
-from lstmctl.training.result import FitResult, failed_fit, non_finite_loss
+from lstmctl.training.result import FitResult, Progress, failed_fit, non_finite_loss
 
 log = logging.getLogger("lstmctl")
-
-# progress(repeat_index, epochs_done, total_epochs)
-Progress = Callable[[int, int, int], None]
-
-
-def make_optimizer(spec: Spec) -> Any:
-    import keras
-
-    try:
-        opt = keras.optimizers.get(spec.train.optimizer)
-    except ValueError:
-        raise RunError(
-            f"unknown optimizer {spec.train.optimizer!r}; try adam, sgd, rmsprop, adagrad, nadam",
-            where="train.optimizer",
-        ) from None
-    if spec.train.learning_rate is not None:
-        opt.learning_rate = spec.train.learning_rate
-    return opt
-
-
-def check_loss(spec: Spec) -> Any:
-    import keras
-
-    try:
-        return keras.losses.get(spec.train.loss)
-    except ValueError:
-        raise RunError(
-            f"unknown loss {spec.train.loss!r}; try mse, mae, huber, binary_crossentropy",
-            where="train.loss",
-        ) from None
 
 
 def _reset_states(model: Any) -> None:
@@ -137,7 +106,11 @@ def fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None =
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)
     model = build_model(spec.model, shapes_for(spec, data))
-    model.compile(optimizer=make_optimizer(spec), loss=check_loss(spec))
+    tspec = spec.train
+    model.compile(
+        optimizer=lookup.optimizer(tspec.optimizer, tspec.learning_rate),
+        loss=lookup.loss(tspec.loss),
+    )
     X, y = data.X_train, data.y_train
     if spec.model.stateful:
         X, y = trim_for_stateful(X, y, spec.train.batch_size)

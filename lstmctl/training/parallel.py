@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import RunError
 from lstmctl.spec import Spec
-from lstmctl.training.result import FitResult
-
-Progress = Callable[[int, int, int], None]
+from lstmctl.training.result import FitResult, Progress
 
 
 def _init_worker(backend: str) -> None:

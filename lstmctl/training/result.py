@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lstmctl.data.prepared import Prepared
+
+# progress(repeat, epochs_done, total_epochs): repeat is the index of the repeat
+# training, or -1 while every repeat trains at once (the compiled trainer; with
+# more than one block of replicas, the last replica of the block training).
+Progress = Callable[[int, int, int], None]
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Every choice of a search space checked as ``run`` checks a spec, before the first trial.
 
-:func:`lstmctl.tuning.space.check_space` validates each choice as a value of
+:func:`lstmctl.spec.tune_space.check_space` validates each choice as a value of
 its key; this goes as far as ``validate`` goes: the trial spec a choice
 makes gets its data prepared and the training checks (the architecture's
 shapes, a stateful batch against the training windows), so a choice no trial
@@ -20,7 +20,8 @@ from typing import Any
 
 from lstmctl.errors import DataError, SpecError
 from lstmctl.spec import Spec
-from lstmctl.tuning.space import Choices, Dimension, parse_space, trial_spec
+from lstmctl.spec.derive import trial_spec
+from lstmctl.spec.tune_space import Choices, Dimension, parse_space
 from lstmctl.tuning.trial import TrialContext
 
 # Combinations with the other keys' choices tried before a failing choice is refused.
@@ -71,8 +72,8 @@ def _refusal(ctx: TrialContext, params: dict[str, Any]) -> SpecError | DataError
     from lstmctl.training.footprint import check_footprint
 
     try:
-        spec = trial_spec(ctx.spec, params, ctx.repeats, ctx.tune.objective.metric)
-        data, _, _ = ctx.prepared(spec)
+        trial = trial_spec(ctx.spec, params, ctx.repeats, ctx.tune.objective.metric)
+        spec, data, _, _ = ctx.prepared(trial)
         check_training(spec, data)
         check_footprint(spec, data)
     except (SpecError, DataError) as e:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lstmctl.tuning.config import EpochPruningSpec, RepeatPruningSpec
+from lstmctl.spec.tune_config import EpochPruningSpec, RepeatPruningSpec
 
 
 class Pruned(Exception):  # a control-flow signal, like optuna.TrialPruned

@@ -8,8 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lstmctl.spec.tune_space import decode
 from lstmctl.tuning.results import TuneResult, _plain
-from lstmctl.tuning.space import decode
 
 
 def _num(x: Any) -> str:
@@ -76,7 +76,7 @@ def render_tune(result: TuneResult, console: Console) -> None:
 
 
 def _space_keys(result: TuneResult) -> list[str]:
-    from lstmctl.tuning.space import flatten_space
+    from lstmctl.spec.tune_space import flatten_space
 
     return list(flatten_space(result.tune.space))
 

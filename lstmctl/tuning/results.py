@@ -15,7 +15,8 @@ import yaml
 
 from lstmctl import __version__
 from lstmctl.evaluation.summary import summarize
-from lstmctl.tuning.space import Dimension, best_spec, decode
+from lstmctl.spec.derive import best_spec
+from lstmctl.spec.tune_space import Dimension, decode
 from lstmctl.tuning.storage import superseded
 
 STATES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running"}

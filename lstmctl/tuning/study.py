@@ -24,11 +24,11 @@ from lstmctl.errors import Interrupted, RunError, UsageError
 from lstmctl.signals import interrupted as describe_signal
 from lstmctl.signals import signum_of
 from lstmctl.spec import Spec, load_spec
+from lstmctl.spec.tune_space import grid_points, parse_space
 from lstmctl.tuning import storage as st
 from lstmctl.tuning.choices import check_choices
 from lstmctl.tuning.compile_cache import enable_compile_cache
 from lstmctl.tuning.results import TuneResult, ranked, study_span, trial_rows
-from lstmctl.tuning.space import grid_points, parse_space
 from lstmctl.tuning.trial import TrialContext
 
 log = logging.getLogger("lstmctl")
@@ -86,7 +86,8 @@ def run_study(
     ctx = TrialContext(spec, parse_space(tune.space))
     # A bad data file is the user's to fix before any study exists (exit 2), not
     # a failure of every trial; and trials that keep the data settings reuse it.
-    ctx.prepared(spec)
+    # The trials derive from the spec as it runs (a problem's task settled).
+    spec = ctx.spec = ctx.prepared(spec)[0]
     check_choices(spec, ctx)  # so is a choice no trial could run with (as validate finds)
 
     dims = ctx.dims

@@ -24,9 +24,10 @@ import numpy as np
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import LstmctlError, RunError
 from lstmctl.spec import Spec
-from lstmctl.tuning.config import TuneSpec
+from lstmctl.spec.derive import repeats_part, trial_spec
+from lstmctl.spec.tune_config import TuneSpec
+from lstmctl.spec.tune_space import Dimension
 from lstmctl.tuning.pruning import EpochRule, Pruned, median_curve
-from lstmctl.tuning.space import Dimension, trial_spec
 
 
 @dataclass
@@ -48,16 +49,20 @@ class TrialContext:
     def repeats(self) -> int:
         return self.tune.repeats or self.spec.evaluate.repeats
 
-    def prepared(self, spec: Spec) -> tuple[Prepared, dict[str, dict[str, float]], str]:
-        from lstmctl.data.prepare import prepare
+    def prepared(self, spec: Spec) -> tuple[Spec, Prepared, dict[str, dict[str, float]], str]:
+        """``spec`` as it runs (a problem's task settled), its prepared data, the
+        baselines' scores and the data key. ``spec`` itself is not changed."""
         from lstmctl.evaluation.evaluate import baseline_scores
+        from lstmctl.evaluation.preflight import prepare_run, settled
 
         key = data_key(spec)
-        if key not in self.cache:
-            data = prepare(spec)
-            self.cache[key] = (data, baseline_scores(spec, data))
-        data, baselines = self.cache[key]
-        return data, baselines, key
+        if key in self.cache:
+            data, baselines = self.cache[key]
+            return settled(spec, data), data, baselines, key
+        spec, data = prepare_run(spec)
+        baselines = baseline_scores(spec, data)
+        self.cache[key] = (data, baselines)
+        return spec, data, baselines, key
 
 
 def data_key(spec: Spec) -> str:
@@ -87,8 +92,7 @@ def run_trial(
     metric, n_rep = tune.objective.metric, ctx.repeats
     start = time.perf_counter()
     params = {d.key: d.suggest(trial) for d in ctx.dims}
-    spec = trial_spec(ctx.spec, params, n_rep, metric)
-    data, baselines, key = ctx.prepared(spec)
+    spec, data, baselines, key = ctx.prepared(trial_spec(ctx.spec, params, n_rep, metric))
     trial.set_user_attr("data_key", key)
     base = baselines.get(spec.evaluate.baseline, {}).get(metric)
     if base is not None:
@@ -111,12 +115,7 @@ def run_trial(
     try:
         for first in range(0, n_rep, group):
             n = min(group, n_rep - first)
-            part = spec.model_copy(
-                update={
-                    "seed": spec.seed + first,
-                    "evaluate": spec.evaluate.model_copy(update={"repeats": n}),
-                }
-            )
+            part = repeats_part(spec, first, n)
             # Epoch pruning judges the configuration on its first group of repeats.
             hook = rule if first == 0 else None
             for j, fit in enumerate(iter_repeats(part, data, on_epochs=hook)):

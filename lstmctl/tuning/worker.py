@@ -166,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from lstmctl.errors import LstmctlError
     from lstmctl.spec import load_spec
+    from lstmctl.spec.tune_space import parse_space
     from lstmctl.tuning.compile_cache import enable_compile_cache
     from lstmctl.tuning.report import trial_line
-    from lstmctl.tuning.space import parse_space
 
     try:
         # SIGINT and SIGTERM as in the lstmctl command; the parent passes its signal on.

@@ -45,11 +45,11 @@ def _library_call(case: dict[str, Any]) -> Callable[[], Any]:
 
         return lambda: validate(_path(case), case.get("set", []))
     if command == "predict":
-        from lstmctl.predict import predict
+        from lstmctl.serving.predict import predict
 
         return lambda: predict(_path(case))
     if command == "runs-list":
-        from lstmctl.runs import find_runs
+        from lstmctl.history.runs import find_runs
 
         return lambda: find_runs(_path(case))
     if command == "tune":

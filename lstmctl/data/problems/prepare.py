@@ -50,9 +50,12 @@ class ToLabels:
 
 
 def prepare_problem(spec: Spec) -> Prepared:
-    """Generate ``spec.data.problem`` with ``spec.data.params`` and split it."""
-    from lstmctl.evaluation.classification import settle_task
+    """Generate ``spec.data.problem`` with ``spec.data.params`` and split it.
 
+    The spec is not changed: what the problem resolved (its task, classes,
+    horizon) is in the returned data, for the spec's task defaults to be
+    settled from (:func:`lstmctl.evaluation.preflight.prepare_run`).
+    """
     data = spec.data
     assert data.problem is not None
     entry = get_problem(data.problem)
@@ -73,9 +76,7 @@ def prepare_problem(spec: Spec) -> Prepared:
     _check_size(entry.name, params)
     g = entry.generate(params, np.random.default_rng(spec.seed))
     parts = _split(len(g.X), data.split.test, data.split.validation, entry.name)
-    prepared = _prepared(g, parts, entry.name, params.model_dump(mode="json"))
-    settle_task(spec, prepared)
-    return prepared
+    return _prepared(g, parts, entry.name, params.model_dump(mode="json"))
 
 
 def _check_size(name: str, params: ProblemParams) -> None:

@@ -10,7 +10,6 @@ choice, and both ends of every range, are validated as values of that key.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import itertools
 import json
@@ -24,6 +23,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from lstmctl.errors import SpecError
+from lstmctl.spec.derive import base_raw, derive
+from lstmctl.spec.schema import Spec
 
 # Keys a trial may change. The seed is not a hyperparameter (repeats vary it),
 # and evaluate/tune/backend describe the study itself, not a configuration.
@@ -171,8 +172,6 @@ def _dimension(key: str, value: Any, where: str) -> Dimension:
 
 def check_space(spec: Any, source: str = "spec") -> list[Dimension]:
     """Check ``spec.tune`` against the spec; resolve its default strategy. Returns the space."""
-    from lstmctl.spec import Spec
-
     tune = spec.tune
     dims = parse_space(tune.space, source)
     base = base_raw(spec)
@@ -183,7 +182,7 @@ def check_space(spec: Any, source: str = "spec") -> list[Dimension]:
         if isinstance(dim, Range):
             candidates.append(_end(dim, dim.high))
         for value in candidates:
-            _check_value(base, dim.key, value, where)
+            _check_value(spec, base, dim.key, value, where)
 
     finite = all(d.finite for d in dims)
     if tune.strategy is None:
@@ -281,18 +280,9 @@ def _is_mapping(annotation: Any) -> bool:
     return annotation is dict or origin is dict
 
 
-def _check_value(base: dict[str, Any], key: str, value: Any, where: str) -> None:
-    from lstmctl.spec import validate_spec
-
-    raw = copy.deepcopy(base)
-    set_key(raw, key, value)
+def _check_value(spec: Any, base: dict[str, Any], key: str, value: Any, where: str) -> None:
     try:
-        validate_spec(raw, source="trial")
-        if key == "model.arch":
-            # Architectures are a registry, not a type: ask it (no Keras is imported).
-            from lstmctl.models.registry import get_builder
-
-            get_builder(value)
+        derive(spec, {key: value}, base=base, source="trial")
     except SpecError as e:
         inner = (e.where or "").removeprefix("trial: ")
         detail = f"{inner}: {e.message}" if inner and inner != key else e.message
@@ -300,56 +290,6 @@ def _check_value(base: dict[str, Any], key: str, value: Any, where: str) -> None
 
 
 # --------------------------------------------------------------------------- trials
-
-
-def base_raw(spec: Any) -> dict[str, Any]:
-    """The spec as plain data for building trials: no tune section, derived defaults unset."""
-    raw = spec.dump()
-    raw.pop("tune", None)
-    train = raw.get("train", {})
-    # train.shuffle defaults to `not model.stateful`; when the spec left it at that
-    # default, a trial that changes model.stateful must get its own default again.
-    if train.get("shuffle") == (not spec.model.stateful):
-        train["shuffle"] = None
-    return raw
-
-
-def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set a dotted key in plain spec data, creating sections that are unset."""
-    node = raw
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = copy.deepcopy(value)
-
-
-def trial_spec(spec: Any, params: dict[str, Any], repeats: int, metric: str) -> Any:
-    """The spec of one trial: the base with ``params`` set and ``repeats`` repeats."""
-    from lstmctl.spec import validate_spec
-
-    raw = base_raw(spec)
-    for key, value in params.items():
-        set_key(raw, key, value)
-    evaluate = raw.setdefault("evaluate", {})
-    evaluate["repeats"] = repeats
-    metrics = list(evaluate.get("metrics") or [])
-    if metric not in metrics:
-        metrics.append(metric)
-    evaluate["metrics"] = metrics
-    return validate_spec(raw, source="trial")
-
-
-def best_spec(spec: Any, params: dict[str, Any]) -> Any:
-    """The base spec with ``params`` set, as ``lstmctl run`` should run it (no tune section)."""
-    from lstmctl.spec import validate_spec
-
-    raw = base_raw(spec)
-    for key, value in params.items():
-        set_key(raw, key, value)
-    return validate_spec(raw, source="best")
 
 
 def grid_points(dims: list[Dimension], seed: int) -> list[dict[str, Any]]:

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lstmctl.history.runs import Comparison, RunRecord
 from lstmctl.report.table import sparkline
-from lstmctl.runs import Comparison, RunRecord
 
 
 def _num(x: Any, digits: int = 4) -> str:

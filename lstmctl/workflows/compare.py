@@ -16,7 +16,6 @@ the first one trains, so a typo in the last fails fast.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from typing import Any
 
 from lstmctl import __version__
 from lstmctl.errors import DataError, Interrupted, RunError, SpecError
-from lstmctl.spec import Spec, apply_override, validate_spec
+from lstmctl.spec import Spec
 
 log = logging.getLogger("lstmctl")
 
@@ -78,7 +77,7 @@ class CompareResult:
 
     def best(self) -> dict[str, str]:
         """For every metric, the variant with the best mean (lower error, higher accuracy)."""
-        from lstmctl.evaluation.metrics import LOWER_IS_BETTER
+        from lstmctl.spec.vocabulary import LOWER_IS_BETTER
 
         out: dict[str, str] = {}
         for m in self.metrics:
@@ -108,30 +107,15 @@ class CompareResult:
 
 
 def variants(spec: Spec) -> list[Variant]:
-    """The spec's ``compare:`` entries as validated variant specs."""
-    base = spec.model_dump(mode="json", exclude_unset=True)
-    base.pop("compare", None)
-    train = base.get("train", {})
-    if train.get("shuffle") == (not spec.model.stateful):
-        # Resolved from stateful, not chosen: let each variant resolve it again.
-        train.pop("shuffle")
+    """The spec's ``compare:`` entries as validated variant specs (see ``compare_variants``)."""
+    from lstmctl.spec.derive import compare_variants
+    from lstmctl.spec.tune_space import check_space
+
     out = []
-    for i, item in enumerate(spec.compare):
-        overrides = [item] if isinstance(item, str) else list(item)
-        where = f"compare[{i}]"
-        if not overrides:
-            raise SpecError("expected key.path=value overrides, found an empty list", where=where)
-        label = ", ".join(overrides)
-        raw = copy.deepcopy(base)
-        for o in overrides:
-            if o.partition("=")[0].strip() == "compare":
-                raise SpecError("a variant cannot itself compare variants", where=where)
-            try:
-                apply_override(raw, o)
-            except SpecError as e:
-                raise SpecError(e.message, where=where) from None
-        raw["name"] = f"{spec.name}[{label}]"
-        out.append(Variant(label, overrides, validate_spec(raw, source=where)))
+    for i, (label, overrides, variant) in enumerate(compare_variants(spec)):
+        if variant.tune is not None:
+            check_space(variant, f"compare[{i}]")  # validated as any spec is
+        out.append(Variant(label, overrides, variant))
     return out
 
 
@@ -140,7 +124,7 @@ def check_variants(todo: list[Variant]) -> None:
 
     The error is the variant's own, its key prefixed with ``compare[i]``.
     """
-    from lstmctl.preflight import check_run
+    from lstmctl.evaluation.preflight import check_run
 
     first = todo[0].spec.backend if todo else None
     for i, v in enumerate(todo):
@@ -153,7 +137,7 @@ def check_variants(todo: list[Variant]) -> None:
                 where=f"compare[{i}]: backend",
             )
         try:
-            check_run(v.spec)
+            v.spec = check_run(v.spec).spec  # as it runs: a problem's task settled
         except (SpecError, DataError) as e:
             where = f"compare[{i}]: {e.where}" if e.where else f"compare[{i}]"
             raise type(e)(e.message, where=where) from None
@@ -165,8 +149,8 @@ def run_compare(
     progress_for: ProgressFor | None = None,
 ) -> CompareResult:
     """Run every variant of ``spec.compare`` and collect their results side by side."""
-    from lstmctl.api import run
     from lstmctl.rundir import create_run_dir, discard_run_dir, write_json
+    from lstmctl.workflows.run import run
 
     if not spec.compare:
         raise SpecError("expected a list of variants to compare, found none", where="compare")

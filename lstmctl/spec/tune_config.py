@@ -2,7 +2,7 @@
 
 Only the shape is checked here; whether the space's dotted keys name real
 spec keys, and whether every choice is a valid value for its key, is checked
-against the whole spec by :func:`lstmctl.tuning.space.check_space` (called by
+against the whole spec by :func:`lstmctl.spec.tune_space.check_space` (called by
 ``validate_spec``). This module imports nothing heavy: it is loaded with the
 spec.
 """
@@ -13,6 +13,8 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+from lstmctl.spec.vocabulary import LOWER_IS_BETTER
 
 
 class _Strict(BaseModel):
@@ -79,8 +81,6 @@ class ObjectiveSpec(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> ObjectiveSpec:
-        from lstmctl.evaluation.metrics import LOWER_IS_BETTER
-
         if self.metric not in LOWER_IS_BETTER:
             known = ", ".join(LOWER_IS_BETTER)
             raise ValueError(f"tune.objective.metric must be one of {known}, found {self.metric!r}")

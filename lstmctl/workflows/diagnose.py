@@ -34,17 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from lstmctl.errors import UsageError
-from lstmctl.spec import Spec, load_spec, validate_spec
+from lstmctl.spec import Spec, load_spec
+from lstmctl.spec.derive import diagnosis_repeats as diagnosis_repeats  # the CLI's
+from lstmctl.spec.derive import diagnosis_spec
+from lstmctl.spec.tune_space import check_space
 
 UNDER, GOOD, OVER, INCONCLUSIVE = "under-fit", "good fit", "over-fit", "inconclusive"
 # When as many repeats say one thing as another, the more actionable verdict wins.
 PRECEDENCE = (OVER, UNDER, GOOD, INCONCLUSIVE)
-
-# A few repeats show whether a pattern is typical; a full evaluation's 30 are not needed.
-DEFAULT_REPEATS = 5
-# Carved from the end of the training part when the spec has no validation split.
-DEFAULT_VALIDATION = 0.2
 
 
 @dataclass(frozen=True)
@@ -285,33 +282,6 @@ class Diagnosis:
         )
 
 
-def diagnosis_repeats(spec: Spec, repeats: int | None = None) -> int:
-    """How many repeats ``diagnose`` fits: as asked, else the spec's, at most 5."""
-    return repeats or min(spec.evaluate.repeats, DEFAULT_REPEATS)
-
-
-def diagnosis_spec(
-    spec: Spec, repeats: int | None = None, validation: float | None = None
-) -> tuple[Spec, int | float]:
-    """The spec as diagnosed: a few repeats, a validation split, a ``-diagnose`` name."""
-    raw = spec.dump()
-    if repeats is not None and repeats < 1:
-        raise UsageError(f"expected at least 1 repeat, found {repeats}", where="--repeats")
-    raw["evaluate"]["repeats"] = diagnosis_repeats(spec, repeats)
-    split = raw["data"]["split"]
-    if validation is not None:
-        if validation <= 0 or (validation >= 1 and not float(validation).is_integer()):
-            raise UsageError(
-                f"expected a fraction in (0, 1) or a number of rows, found {validation}",
-                where="--validation",
-            )
-        split["validation"] = int(validation) if validation >= 1 else float(validation)
-    elif not split["validation"]:
-        split["validation"] = DEFAULT_VALIDATION
-    raw["name"] = f"{spec.name}-diagnose"
-    return validate_spec(raw, source="diagnose"), split["validation"]
-
-
 def diagnose(
     spec: Spec | str | Path,
     overrides: list[str] | None = None,
@@ -322,14 +292,16 @@ def diagnose(
     thresholds: Thresholds | None = None,
 ) -> Diagnosis:
     """Fit a few repeats with a validation split and judge their learning curves."""
-    from lstmctl.api import run
     from lstmctl.report.html import write_report
     from lstmctl.report.outputs import LEARNING_CURVES
     from lstmctl.rundir import write_json
+    from lstmctl.workflows.run import run
 
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides or [])
     diag_spec, val = diagnosis_spec(spec, repeats, validation)
+    if diag_spec.tune is not None:
+        check_space(diag_spec, "diagnose")  # validated as any spec is
     result = run(diag_spec, runs_dir=runs_dir, progress=progress)
     outputs = result.outputs
     verdicts = []

@@ -24,6 +24,7 @@ from typing import Any
 from lstmctl.errors import RunError, UsageError
 from lstmctl.rundir import write_json
 from lstmctl.spec import Spec
+from lstmctl.spec.derive import derive
 
 log = logging.getLogger("lstmctl")
 
@@ -173,6 +174,4 @@ def with_mlflow(spec: Spec) -> Spec:
     """The spec with MLflow tracking on (``--mlflow``): its own URI, else ``mlruns``."""
     if enabled(spec):
         return spec
-    return spec.model_copy(
-        update={"tracking": spec.tracking.model_copy(update={"mlflow": DEFAULT_URI})}
-    )
+    return derive(spec, {"tracking.mlflow": DEFAULT_URI}, validate=False)

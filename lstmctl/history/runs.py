@@ -24,8 +24,8 @@ import numpy as np
 import yaml
 
 from lstmctl.errors import DataError, UsageError
-from lstmctl.evaluation.metrics import LOWER_IS_BETTER
 from lstmctl.rundir import run_started
+from lstmctl.spec.vocabulary import LOWER_IS_BETTER
 
 log = logging.getLogger("lstmctl")
 

@@ -13,7 +13,7 @@ It is written under a temporary name beside the target, every file fsynced,
 and renamed into place only when complete, so a crash never leaves half a
 model. Opening one checks the manifest's format version and every file's
 sha256 before a byte of it is used; ``model.keras`` is inspected
-(lstmctl.keras_archive: plain entries, Keras and lstmctl classes only) and
+(lstmctl.modeldir.keras_archive: plain entries, Keras and lstmctl classes only) and
 then loaded in Keras' safe mode, so no code from a model directory is ever
 executed.
 
@@ -39,7 +39,7 @@ from typing import Any
 
 from lstmctl import __version__
 from lstmctl.errors import LstmctlError, ModelDirError, UsageError, undecodable
-from lstmctl.keras_archive import check_keras_archive
+from lstmctl.modeldir.keras_archive import check_keras_archive
 from lstmctl.rundir import ensure_writable_folder
 from lstmctl.targets import found, umask
 
@@ -471,7 +471,7 @@ def export_onnx(keras_path: Path, onnx_path: Path, timeout: float = 300.0) -> di
     cmd = [
         sys.executable,
         "-m",
-        "lstmctl.artifacts",
+        "lstmctl.modeldir.format",
         "export-onnx",
         str(keras_path),
         str(onnx_path),
@@ -544,7 +544,9 @@ def _export_here(keras_path: Path, onnx_path: Path) -> dict[str, Any]:
 def _main(argv: list[str]) -> int:
     # The child process of export_onnx: one JSON line on stdout, the verdict.
     if len(argv) != 3 or argv[0] != "export-onnx":
-        print("usage: python -m lstmctl.artifacts export-onnx MODEL OUT.onnx", file=sys.stderr)
+        print(
+            "usage: python -m lstmctl.modeldir.format export-onnx MODEL OUT.onnx", file=sys.stderr
+        )
         return 2
     from lstmctl.training.backend import use_backend
 

@@ -21,6 +21,24 @@ Two questions a saved model answers:
 A stateful model starts from the LSTM states saved after its training data
 (they are explicit model inputs and outputs) and carries them from window to
 window.
+
+New rows are checked as training data is, and then some (each a one-line
+``DataError`` naming ``--input``, the column and the line):
+
+* at least one row; numbers finite and within float32 range;
+* values the fitted scaling maps within ``MAX_MODEL_VALUE`` (a million
+  training ranges, or standard deviations, from the training data: the
+  network's inputs stay where it was trained, so a value beyond that is a
+  unit or typing error, not a forecastable observation);
+* times, when the rows have the time column: each once, in order, after the
+  saved series' end (unless ``--no-history``) and, when the training data had
+  a regular frequency, one period apart with no gap. A gap is refused rather
+  than filled: give a row for each missing period with empty values, and the
+  model's ``data.missing`` strategy handles them as it did in training.
+
+``horizon`` is at most ``MAX_HORIZON`` steps. Each step costs the same (the
+last window and the LSTM states are carried forward), so the time grows
+linearly with ``horizon``.
 """
 
 from __future__ import annotations
@@ -29,6 +47,7 @@ import contextlib
 import io
 import json
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +56,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lstmctl.artifacts import ModelDir, first_line, open_model_dir
-from lstmctl.data.loading import check_fields
+from lstmctl.data.loading import check_fields, time_labels
 from lstmctl.data.missing import MissingValues
 from lstmctl.data.transforms import Scaler, scaler_from_state, transform_from_state
 from lstmctl.errors import DataError, ModelDirError, UsageError, undecodable
+from lstmctl.modeldir.format import ModelDir, first_line, open_model_dir
 
 ENGINES = ("auto", "onnx", "keras")
+# Recursive forecasts feed forecasts back as inputs: far beyond the data's own
+# length they say little, and the rows must fit in memory and on a screen.
+MAX_HORIZON = 10_000
+# The most a new value may be from the training data in the network's units
+# (scaled: about 1 for the training rows themselves).
+MAX_MODEL_VALUE = 1e6
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -88,11 +114,31 @@ class Preprocessor:
         filler = MissingValues(self.strategy, self.numeric, self.categorical, source="--input")
         return filler.fit(frame).transform(frame) if len(frame) else frame
 
-    def inputs(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Model-space inputs ``(rows, n_inputs)`` and the targets before each transform."""
-        stages = [frame[self.targets].to_numpy(dtype=np.float64)]
+    def name_rows(self, source: str, lines: Sequence[int] | np.ndarray) -> None:
+        """Word the transforms' errors (log of a value <= 0) with ``source`` and line numbers."""
+        for tr in self.chain:
+            tr.source, tr.lines = source, lines
+
+    def target_stages(self, values: np.ndarray) -> list[np.ndarray]:
+        """The targets ``(rows, n_targets)`` before each transform, then after the last."""
+        stages = [np.asarray(values, dtype=np.float64)]
         for tr in self.chain:
             stages.append(tr.transform(stages[-1]))
+        return stages
+
+    def target_inputs(self, values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``inputs`` for a model whose only inputs are its targets, from their values."""
+        if self.features:
+            raise ValueError("target_inputs: the model has features")
+        stages = self.target_stages(values)
+        out = self.target_scaler.transform(stages[-1])
+        if self.mask_value is not None:
+            out = np.where(np.isnan(out), self.mask_value, out)
+        return out, stages
+
+    def inputs(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Model-space inputs ``(rows, n_inputs)`` and the targets before each transform."""
+        stages = self.target_stages(frame[self.targets].to_numpy(dtype=np.float64))
         scaled = self.target_scaler.transform(stages[-1])
         nums = [f for f in self.numeric if f not in self.targets]
         feats = self.feature_scaler.transform(frame[nums].to_numpy(dtype=np.float64))
@@ -235,13 +281,16 @@ def read_rows(text: str, pre: Preprocessor, source: str = "--input") -> pd.DataF
     """New rows from CSV text (or JSON lines / a JSON array of objects) with the training columns.
 
     The frame has the targets and features (numeric as float64, categorical
-    as text) and a ``__label__`` column (the time label, or "" without one).
+    as text), a ``__label__`` column (the time label, or "" without one) and a
+    ``__line__`` column (each row's CSV line, or JSON row, for errors).
     """
     stripped = text.lstrip()
     if not stripped:
         raise DataError("expected rows (CSV with a header, or JSON lines), found nothing", source)
     if stripped[0] in "[{":
         raw = _json_rows(stripped, source)
+        if not len(raw):
+            raise DataError("expected at least one row, found an empty JSON array", source)
     else:
         check_fields(text, source)  # a ragged row would shift values into other columns
         try:
@@ -251,6 +300,10 @@ def read_rows(text: str, pre: Preprocessor, source: str = "--input") -> pd.DataF
             raise DataError(
                 f"expected CSV with a header line, found unreadable text ({msg})", source
             ) from None
+        if not len(raw):
+            raise DataError(
+                "expected at least one row after the header line, found a header only", source
+            )
         raw.index = pd.RangeIndex(2, 2 + len(raw))  # CSV line numbers (the header is line 1)
     raw.columns = [str(c).strip() for c in raw.columns]
     wanted = [*pre.targets, *pre.features]
@@ -268,10 +321,16 @@ def read_rows(text: str, pre: Preprocessor, source: str = "--input") -> pd.DataF
         else:
             frame[col] = _numbers(raw[col], col, source)
     times = [c for c in pre.time if c in raw.columns]
-    if times:
-        frame["__label__"] = raw[times].fillna("").astype(str).agg(" ".join, axis=1).str.strip()
-    else:
-        frame["__label__"] = ""
+    if times and len(times) < len(pre.time):
+        absent = [c for c in pre.time if c not in times]
+        raise DataError(
+            f"expected the time columns {', '.join(pre.time)} together, "
+            f"found no {', '.join(absent)}",
+            where=f"{source}: column {absent[0]}",
+        )
+    # As training reads them: each time once, in increasing order (when they are times).
+    frame["__label__"] = time_labels(raw, times, source) if times else ""
+    frame["__line__"] = raw.index.to_numpy()
     return frame.reset_index(drop=True)
 
 
@@ -285,7 +344,8 @@ def _json_rows(text: str, source: str) -> pd.DataFrame:
         raise DataError(f"expected JSON objects, found unreadable JSON ({e})", source) from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataError("expected one JSON object per row", source)
-    frame = pd.DataFrame.from_records(records)
+    # pandas reads objects without keys as no rows: keep one row each.
+    frame = pd.DataFrame.from_records(records, index=pd.RangeIndex(len(records)))
     frame.index = pd.RangeIndex(1, 1 + len(frame))  # JSON lines are numbered from 1
     return (
         frame.astype(object).where(frame.notna(), None).map(lambda v: None if v is None else str(v))
@@ -293,15 +353,30 @@ def _json_rows(text: str, source: str) -> pd.DataFrame:
 
 
 def _numbers(values: pd.Series, col: str, source: str) -> pd.Series:
-    out = pd.to_numeric(values.astype(str).str.strip(), errors="coerce").astype(np.float64)
+    text = values.astype(str).str.strip()
+    out = pd.to_numeric(text, errors="coerce").astype(np.float64)
     out[values.isna().to_numpy()] = np.nan
-    bad = out.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    bad = out.isna() & values.notna() & (text != "")
     if bad.any():
         line = bad.index[int(np.argmax(bad.to_numpy()))]
         raise DataError(
             f"expected a number, found {values.loc[line]!r}",
             where=f"{source}: column {col}, line {line}",
         )
+    # The network computes in float32: a larger value would become inf there.
+    arr = out.to_numpy()
+    with np.errstate(invalid="ignore"):
+        huge = np.abs(arr) > FLOAT32_MAX
+    if huge.any():
+        i = int(np.argmax(huge))
+        line = out.index[i]
+        found = values.loc[line]
+        message = (
+            f"expected a finite number, found {found!r}"
+            if np.isinf(arr[i]) and not any(ch.isdigit() for ch in str(found))
+            else f"expected a number within float32 range (±{FLOAT32_MAX:.4g}), found {found!r}"
+        )
+        raise DataError(message, where=f"{source}: column {col}, line {line}")
     return out
 
 
@@ -370,11 +445,18 @@ class Predictor:
     ) -> Forecast:
         """Forecasts at every new row, or ``horizon`` steps ahead from the last observation."""
         pre = self.pre
-        if horizon is not None and horizon < 1:
-            raise UsageError(f"expected a horizon >= 1, found {horizon}", where="--horizon")
+        if horizon is not None and not 1 <= horizon <= MAX_HORIZON:
+            raise UsageError(
+                f"expected a horizon of 1 to {MAX_HORIZON} steps, found {horizon}",
+                where="--horizon",
+            )
         if rows is None and not history:
             raise UsageError("--no-history needs rows to predict from (--input)", "--no-history")
         new = rows if rows is not None else self._empty_rows()
+        if "__line__" not in new.columns:  # rows not from read_rows: number them from 1
+            new = new.assign(__line__=np.arange(1, len(new) + 1))
+        if rows is not None:
+            self._check_times(new, history)
         context = self.tail if history else self._empty_rows()
         frame = pd.concat([context, new], ignore_index=True)
         frame = pre.clean(frame)  # `drop` may drop rows: labels travel with the frame
@@ -389,26 +471,191 @@ class Predictor:
                 + f"), found {len(frame)}",
                 where="--input",
             )
+        pre.name_rows("--input", frame["__line__"].to_numpy())
+        inputs, stages = pre.inputs(frame)
+        self._check_values(frame, inputs, first_new)
         fc = Forecast(self._time_name(), list(pre.targets), engine=self.engine.name)
         states = [s.copy() for s in self.saved_states] if history else self._zero_states()
         if rows is not None and horizon is None:
-            self._walk_forward(frame, first_new, states, history, fc)
+            self._walk_forward(frame, inputs, stages, first_new, states, history, fc)
         else:
-            self._recursive(frame, horizon or pre.horizon, states, history, first_new, fc)
+            k = horizon or pre.horizon
+            self._recursive(frame, inputs, stages, k, states, history, first_new, fc)
+        for row in fc.rows:
+            bad = [t for t in pre.targets if not np.isfinite(row[t])]
+            if bad:
+                raise DataError(
+                    f"expected finite forecasts, found {row[bad[0]]} for {bad[0]} at step "
+                    f"{row['step']} from {row['origin']!r}; the inputs are too far from the "
+                    "training data for this model",
+                    where="--input" if rows is not None else str(self.dir.path),
+                )
         return fc
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_times(self, rows: pd.DataFrame, history: bool) -> None:
+        """New rows continue the series: after its saved end, each period once, no gap.
+
+        ``read_rows`` has checked that the times increase; this checks them against
+        the saved series and, when the training data had one, its frequency.
+        """
+        labels = [str(v) for v in rows["__label__"]]
+        if not any(labels):
+            return  # no time column: the rows are taken in the order given
+        lines = [int(v) for v in rows["__line__"]]
+        where = f"--input: column {', '.join(self.pre.time) or 'time'}"
+        end = self.tail_labels[-1] if history and self.tail_labels else ""
+        freq, fmt = self.time_info.get("freq"), self.time_info.get("format")
+        if not (freq and fmt):
+            self._check_after_end(labels, lines, end, where)
+            return
+        stamps = _times(labels, fmt)
+        bad = np.flatnonzero(pd.isna(stamps))
+        if bad.size:
+            i = int(bad[0])
+            found = repr(labels[i]) if labels[i] else "an empty field"
+            raise DataError(
+                f"expected a time like the training data's {self.tail_labels[-1]!r} "
+                f"(format {fmt}), found {found}",
+                where=f"{where}, line {lines[i]}",
+            )
+        last = _times([end], fmt)[0] if end else None
+        try:
+            if last is not None:
+                grid = pd.date_range(last, periods=len(labels) + 1, freq=freq)[1:]
+            else:
+                grid = pd.date_range(stamps[0], periods=len(labels), freq=freq)
+        except (ValueError, OverflowError):  # past the last time pandas can hold
+            return
+        off = np.flatnonzero(stamps != grid.to_numpy())
+        if not off.size:
+            return
+        i = int(off[0])
+        at = f"{where}, line {lines[i]}"
+        expected = str(grid[i].strftime(fmt))
+        prev = labels[i - 1] if i else end
+        if i == 0 and last is not None and stamps[0] <= last:
+            raise DataError(
+                f"expected rows that continue the saved series after {end!r} (from {expected!r}), "
+                f"found {labels[0]!r}; use --no-history for rows that carry their own history",
+                where=at,
+            )
+        if i and stamps[i] == stamps[i - 1]:
+            raise DataError(
+                f"expected each time once, found {labels[i]!r} on lines {lines[i - 1]} "
+                f"and {lines[i]}; remove or merge the repeated row",
+                where=at,
+            )
+        if i and stamps[i] < stamps[i - 1]:
+            raise DataError(
+                f"expected times in increasing order, found {labels[i]!r} after {prev!r}; "
+                "sort the rows by time",
+                where=at,
+            )
+        gap = (
+            "; the periods between are missing: give a row for each (empty values are "
+            f"handled as in training, by data.missing: {self.pre.strategy})"
+            if stamps[i] > grid[i]
+            else ""
+        )
+        raise DataError(
+            f"expected {expected!r}, one period ({freq}) after {prev!r}, found {labels[i]!r}" + gap,
+            where=at,
+        )
+
+    def _check_after_end(self, labels: list[str], lines: list[int], end: str, where: str) -> None:
+        """Without a known frequency: the first new time comes after the saved end."""
+        if not end:
+            return
+        from pandas.tseries.api import guess_datetime_format
+
+        fmt_new, fmt_end = guess_datetime_format(labels[0]), guess_datetime_format(end)
+        if fmt_new is None or fmt_end is None:
+            return  # labels that are not times (shampoo's "1-01"): nothing to compare
+        first, last = _times(labels[:1], fmt_new)[0], _times([end], fmt_end)[0]
+        if not pd.isna(first) and not pd.isna(last) and first <= last:
+            raise DataError(
+                f"expected rows that continue the saved series after {end!r}, "
+                f"found {labels[0]!r}; use --no-history for rows that carry their own history",
+                where=f"{where}, line {lines[0]}",
+            )
+
+    def _check_values(self, frame: pd.DataFrame, inputs: np.ndarray, first_new: int) -> None:
+        """New values the network can use: within ``MAX_MODEL_VALUE`` of its training inputs.
+
+        A value the fitted scaling maps far outside the training inputs (a typing
+        slip, other units) saturates the network: its forecast would mean nothing.
+        Unscaled models take any value that float32 holds after the transforms.
+        """
+        pre = self.pre
+        nums = pre.numeric  # the first columns of the inputs, in this order
+        limits = np.array(
+            [
+                MAX_MODEL_VALUE if scaler.kind != "none" else FLOAT32_MAX
+                for scaler in (
+                    *(pre.target_scaler for _ in pre.targets),
+                    *(pre.feature_scaler for _ in nums[len(pre.targets) :]),
+                )
+            ]
+        )
+        part = inputs[first_new:, : len(nums)]
+        with np.errstate(invalid="ignore"):
+            bad = np.abs(part) > limits
+        if pre.mask_value is not None:
+            bad &= part != pre.mask_value  # a missing value, masked
+        if not bad.any():
+            return
+        r, c = (int(v) for v in np.argwhere(bad)[0])
+        row, col = first_new + r, nums[c]
+        if col in pre.targets and pre.lags:
+            # A difference is out of range because of one of the rows it spans.
+            lo = max(row - pre.lags, 0)
+            span = np.abs(frame[col].to_numpy(dtype=np.float64)[lo : row + 1])
+            row = lo + int(np.nanargmax(span))
+        value = float(frame[col].iloc[row])
+        line = int(frame["__line__"].iloc[row])
+        raise DataError(
+            f"expected a value the model's fitted scaling maps within ±{limits[c]:g}, "
+            f"found {value:g} (it maps to {part[r, c]:.3g}); is it in the training data's units?",
+            where=f"--input: column {col}, line {line}",
+        )
+
+    def _check_fed_back(self, take: np.ndarray, done: int, k: int) -> None:
+        """Forecasts (steps ``done + 1`` on) that are finite and, when fed back, valid inputs."""
+        bad = ~np.isfinite(take).all(axis=1)
+        why = "not finite"
+        if not bad.any() and done + len(take) < k and any(t.kind == "log" for t in self.pre.chain):
+            bad, why = (take <= 0).any(axis=1), "<= 0, which the log transform refuses"
+        if not bad.any():
+            return
+        i = int(np.argmax(bad))
+        step, found = done + i + 1, ", ".join(f"{v:g}" for v in take[i])
+        if step == 1:
+            raise DataError(
+                f"expected a finite forecast, found {found} at step 1; the last observations "
+                "are too far from the training data for this model",
+                where="--input",
+            )
+        raise UsageError(
+            f"expected forecasts that can be fed back as inputs, found {found} at step {step} "
+            f"({why}): fed back, the forecasts diverge; use --horizon {step - 1} or less",
+            where="--horizon",
+        )
 
     # ------------------------------------------------------------------ walk-forward
 
     def _walk_forward(
         self,
         frame: pd.DataFrame,
+        inputs: np.ndarray,
+        stages: list[np.ndarray],
         first_new: int,
         states: list[np.ndarray],
         history: bool,
         fc: Forecast,
     ) -> None:
         pre = self.pre
-        inputs, stages = pre.inputs(frame)
         first_origin = pre.context - 1
         wanted = np.arange(max(first_new, first_origin), len(frame))
         if self.engine.n_states:
@@ -435,6 +682,8 @@ class Predictor:
     def _recursive(
         self,
         frame: pd.DataFrame,
+        inputs: np.ndarray,
+        stages: list[np.ndarray],
         k: int,
         states: list[np.ndarray],
         history: bool,
@@ -452,20 +701,22 @@ class Predictor:
                 where="--horizon",
             )
         labels = list(frame["__label__"])
-        origin_label = labels[-1]
         last = len(frame) - 1
         if self.engine.n_states:
             # Bring the states up to the last row (the saved ones stop one row before
             # the saved last window; new rows move them on).
             start = (first_new - 1) if history else pre.context - 1
-            inputs, _ = pre.inputs(frame)
             feed = np.arange(max(start, pre.context - 1), last)
             if len(feed):
                 _, states = self._stream(inputs, feed, states)
+        # Each step needs only the last context + horizon rows (its window, what
+        # differencing reaches back to, the forecasts fed back): the series is
+        # carried as those rows, so every step costs the same.
+        keep = pre.context + pre.horizon
+        series = frame[pre.targets].to_numpy(dtype=np.float64)[-keep:]
         made: list[np.ndarray] = []
-        while len(made) < k:
-            inputs, stages = pre.inputs(frame)
-            origin = np.array([len(frame) - 1])
+        while True:
+            origin = np.array([len(inputs) - 1])
             if self.engine.n_states:
                 pred, states = self._stream(inputs, origin, states)
             else:
@@ -477,24 +728,25 @@ class Predictor:
                 )
             values = pre.invert(pred, origin, stages)[0]  # (horizon, n_targets)
             take = values[: k - len(made)]
+            self._check_fed_back(take, len(made), k)
             made.extend(take)
             if len(made) >= k:
                 break
-            # Fed back: the forecasts become the next observations. The states then
-            # move through the windows ending at all but the last of them.
-            grown = pd.DataFrame({t: take[:, j] for j, t in enumerate(pre.targets)})
-            grown["__label__"] = ""
-            frame = pd.concat([frame, grown], ignore_index=True)
+            # Fed back: the forecasts become the next observations (no features
+            # here, so the targets are the inputs). The states then move through
+            # the windows ending at all but the last of them.
+            series = np.concatenate([series, take])[-keep:]
+            inputs, stages = pre.target_inputs(series)
             if self.engine.n_states and len(take) > 1:
-                inputs, _ = pre.inputs(frame)
-                feed = np.arange(len(frame) - len(take), len(frame) - 1)
+                feed = np.arange(len(series) - len(take), len(series) - 1)
                 _, states = self._stream(inputs, feed, states)
-        for h, v in enumerate(made[:k]):
+        time_name = self._time_name()
+        for h, (v, label) in enumerate(zip(made, self._step_labels(labels, last, k), strict=True)):
             fc.rows.append(
                 {
-                    "origin": origin_label,
+                    "origin": labels[-1],
                     "step": h + 1,
-                    self._time_name(): self._step_label(labels, last, h + 1),
+                    time_name: label,
                     **{t: float(v[j]) for j, t in enumerate(pre.targets)},
                 }
             )
@@ -554,6 +806,40 @@ class Predictor:
             return labels[at]
         return next_label(labels[origin], step, self.time_info)
 
+    def _step_labels(self, labels: list[str], origin: int, steps: int) -> list[str]:
+        """``_step_label`` for steps 1 to ``steps`` at once (one date range, not one each)."""
+        if origin + 1 < len(labels):  # not from the last row: row by row
+            return [self._step_label(labels, origin, h) for h in range(1, steps + 1)]
+        return step_labels(labels[origin], steps, self.time_info)
+
+
+def step_labels(label: str, steps: int, time_info: dict[str, Any]) -> list[str]:
+    """``next_label(label, h, time_info)`` for h = 1 .. ``steps`` ("" where unknown)."""
+    freq, fmt = time_info.get("freq"), time_info.get("format")
+    if not (freq and fmt and label):
+        return [""] * steps
+    try:
+        stamp = pd.Timestamp(pd.to_datetime(label, format=fmt))
+    except (ValueError, TypeError):
+        return [""] * steps
+
+    def periods(n: int) -> pd.DatetimeIndex | None:
+        try:
+            return pd.date_range(stamp, periods=n + 1, freq=freq)
+        except (ValueError, TypeError, OverflowError):
+            return None
+
+    moved = periods(steps)
+    if moved is None:  # past the last time pandas holds (2262): the longest range that fits
+        lo, hi = 0, steps - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (lo, mid - 1) if periods(mid) is None else (mid, hi)
+        moved = periods(lo)
+        if moved is None:
+            return [""] * steps
+    return [str(v) for v in moved[1:].strftime(fmt)] + [""] * (steps + 1 - len(moved))
+
 
 def next_label(label: str, steps: int, time_info: dict[str, Any]) -> str:
     """``label`` moved on by ``steps`` periods of the training data's frequency ("" if unknown)."""
@@ -578,7 +864,16 @@ def _tail_frame(tail: dict[str, Any], pre: Preprocessor) -> pd.DataFrame:
         else:
             frame[col] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     frame["__label__"] = [str(v) for v in tail["labels"]]
+    frame["__line__"] = 0  # saved rows have no line in --input
     return frame
+
+
+def _times(labels: Sequence[str], fmt: str) -> np.ndarray:
+    """``labels`` read with ``fmt`` as datetime64 (NaT where one does not match)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stamps = pd.to_datetime(pd.Series(list(labels), dtype=object), format=fmt, errors="coerce")
+    return np.asarray(stamps.to_numpy(dtype="datetime64[ns]"))
 
 
 def read_input(path: str | Path) -> str:

@@ -105,6 +105,19 @@ ACTIVATIONS = (
 )
 
 
+# The metrics runs are scored with, and for each whether a lower value is
+# better (lstmctl.evaluation.metrics computes them).
+LOWER_IS_BETTER = {
+    "rmse": True,
+    "mae": True,
+    "mape": True,
+    "accuracy": False,
+    "sequence_accuracy": False,
+}
+
+# Metrics of class labels (the others measure errors of real values).
+CLASSIFICATION_METRICS = ("accuracy", "sequence_accuracy")
+
 _ADDED: list[str] = []
 
 

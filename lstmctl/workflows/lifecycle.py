@@ -1,7 +1,7 @@
 """Lessons 13 and 14: finalize a model on all the data, and keep it current.
 
 ``finalize(spec, out)`` fits one model (seed = ``spec.seed``) on every row —
-no test part — and writes a model directory (see :mod:`lstmctl.artifacts`).
+no test part — and writes a model directory (see :mod:`lstmctl.modeldir.format`).
 With ``backend: auto`` it trains through the compiled replica trainer with a
 single replica: the same program, optimizer and batching that produced the
 skill estimate of ``lstmctl run``, so the saved model is one more draw from
@@ -40,7 +40,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lstmctl.artifacts import (
+from lstmctl.data.prepared import Prepared
+from lstmctl.errors import DataError, Interrupted, ModelDirError, RunError, UsageError, undecodable
+from lstmctl.modeldir.format import (
     ExportFailed,
     ModelDir,
     check_target,
@@ -49,9 +51,8 @@ from lstmctl.artifacts import (
     save_keras,
     write_model_dir,
 )
-from lstmctl.data.prepared import Prepared
-from lstmctl.errors import DataError, Interrupted, ModelDirError, RunError, UsageError, undecodable
 from lstmctl.spec import Spec, load_spec
+from lstmctl.spec.derive import final_spec, final_text_spec, fine_tune_spec, with_data_path
 
 log = logging.getLogger("lstmctl")
 
@@ -101,19 +102,6 @@ def finalize(
         return _finalize(spec, out, force=force, onnx=onnx, progress=progress, lineage=None)
 
 
-def final_spec(spec: Spec) -> Spec:
-    """The spec as finalize trains it: no test part, one repeat, seed = spec.seed."""
-    final = spec.model_copy(deep=True)
-    final.data.split.test = 0  # not a user-visible value: the spec requires a test part
-    es = final.train.early_stopping
-    if es is None or es.monitor != "val_loss":
-        # Validation rows would only be watched, never learned from: train on them.
-        final.data.split.validation = 0
-    final.evaluate.repeats = 1
-    final.evaluate.update = None
-    return final
-
-
 def _finalize(
     spec: Spec,
     out: Path,
@@ -123,7 +111,7 @@ def _finalize(
     lineage: dict[str, Any] | None,
     saved_spec: Spec | None = None,
 ) -> SavedModel:
-    from lstmctl.data.prepare import prepare
+    from lstmctl.evaluation.preflight import prepare_run
 
     start = time.perf_counter()
     if spec.data.problem == "text":
@@ -134,8 +122,7 @@ def _finalize(
             f"text models (data.problem: text); this spec generates {spec.data.problem!r}",
             where="data.problem",
         )
-    final = final_spec(spec)
-    data = prepare(final)
+    final, data = prepare_run(final_spec(spec))
     log.info("finalize: %d training windows (all the data)", len(data.X_train))
     fit = _train(final, data, progress=progress)
     frame, labels = _clean_frame(final)
@@ -169,14 +156,11 @@ def _finalize_text(
     """A generative text model: trained on every window of the text, saved with its codec."""
     import dataclasses
 
-    from lstmctl.data.prepare import prepare
+    from lstmctl.evaluation.preflight import prepare_run
     from lstmctl.models.registry import build_model
     from lstmctl.training.keras_fit import shapes_for
 
-    final = spec.model_copy(deep=True)
-    final.evaluate.repeats = 1
-    final.evaluate.update = None
-    data = prepare(final)
+    final, data = prepare_run(final_text_spec(spec))
     # The held-out windows only measured skill during `run`; a final model learns them too.
     data = dataclasses.replace(
         data,
@@ -225,8 +209,8 @@ def generate(
     temperature: float = 1.0,
     seed: int | None = None,
 ) -> Iterator[str]:
-    """Sample text from a saved generative model, piece by piece (see lstmctl.generation)."""
-    from lstmctl.generation import TextCodec, check_seed, iter_text
+    """Sample text from a saved generative model, piece by piece (see serving.generation)."""
+    from lstmctl.serving.generation import TextCodec, check_seed, iter_text
     from lstmctl.training.backend import use_backend
 
     check_seed(seed, where="--seed")  # before the model is loaded
@@ -377,7 +361,7 @@ def _model_and_states(
 ) -> tuple[Any, list[list[list[float]]] | None]:
     """The saved network (states as explicit inputs) and the states after the training rows."""
     from lstmctl.models.registry import build_model
-    from lstmctl.predict import Preprocessor
+    from lstmctl.serving.predict import Preprocessor
     from lstmctl.training.keras_fit import shapes_for
 
     shapes = shapes_for(spec, data, state_mode="explicit")
@@ -611,8 +595,7 @@ def update(
     ):
         path = Path(tmp) / "data.csv"
         path.write_text(combined, encoding="utf-8")
-        spec2 = spec.model_copy(deep=True)
-        spec2.data.path = str(path)
+        spec2 = with_data_path(spec, str(path))
         if scheme == "refit":
             saved = _finalize(
                 spec2, target, replace, onnx, progress, lineage=lineage, saved_spec=spec
@@ -735,7 +718,7 @@ def _fine_tune(
     saved_spec: Spec,
 ) -> dict[str, Any]:
     from lstmctl.data.windows import Windower
-    from lstmctl.predict import Preprocessor
+    from lstmctl.serving.predict import Preprocessor
 
     old_state = md.preprocess
     n_old = int(old_state["rows"])
@@ -755,13 +738,7 @@ def _fine_tune(
             f"{len(frame) - n_old} new rows",
             where="--data",
         )
-    tune = spec.model_copy(deep=True)
-    tune.train.epochs = epochs
-    tune.evaluate.repeats = 1
-    tune.train.early_stopping = None  # no validation rows to watch here
-    if tune.model.stateful:
-        # A stateful batch must be full: a few new windows make a smaller batch.
-        tune.train.batch_size = min(tune.train.batch_size, len(X))
+    tune = fine_tune_spec(spec, epochs, len(X))
     empty_x, empty_y = X[:0], y[:0]
     data = Prepared(
         X_train=X,

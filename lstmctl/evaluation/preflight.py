@@ -9,24 +9,51 @@ architectures' checks and the trainers' checks read shapes only.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from lstmctl.data.prepared import Prepared
 from lstmctl.spec import Spec
 
 
-def check_run(spec: Spec) -> Prepared:
-    """Prepare the data and raise the typed error ``run`` would; return the prepared data."""
+class Ready(NamedTuple):
+    """A spec as it runs on its data (a problem's task settled), and that data prepared."""
+
+    spec: Spec
+    data: Prepared
+
+
+def prepare_run(spec: Spec) -> Ready:
+    """Prepare ``spec``'s data, and the spec as it runs on it (see :func:`settled`)."""
     from lstmctl.data.prepare import prepare
+
+    data = prepare(spec)
+    return Ready(settled(spec, data), data)
+
+
+def settled(spec: Spec, data: Prepared) -> Spec:
+    """``spec`` as it runs on ``data``: a generated problem settles its task's defaults
+    (:func:`lstmctl.evaluation.classification.settle_task`). ``spec`` is not changed."""
+    from lstmctl.evaluation.classification import settle_task
+
+    if spec.data.problem is None:
+        return spec
+    return settle_task(spec, data)
+
+
+def check_run(spec: Spec) -> Ready:
+    """Prepare the data and raise the typed error ``run`` would; return the settled spec
+    and the prepared data (what ``run`` runs)."""
     from lstmctl.evaluation.evaluate import baseline_scores
     from lstmctl.evaluation.updating import check_update
-    from lstmctl.tracking import require_mlflow
+    from lstmctl.report.tracking import require_mlflow
     from lstmctl.training.checks import check_training
     from lstmctl.training.footprint import check_footprint
 
     require_mlflow(spec)  # tracking asked for, MLflow not installed
-    data = prepare(spec)
+    spec, data = prepare_run(spec)
     # First: the architectures' checks list the layers, which an absurd size can't hold.
     check_footprint(spec, data)  # a model too big for memory is refused, not attempted
     check_training(spec, data)  # the architecture's shapes, a stateful batch, a monitor
     baseline_scores(spec, data)  # a baseline the targets cannot have (majority of reals)
     check_update(spec)
-    return data
+    return Ready(spec, data)

@@ -1,0 +1,343 @@
+"""The spec's schema: every section and key, with its type, default and checks."""
+
+from __future__ import annotations
+
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from lstmctl.spec.tune_config import TuneSpec
+from lstmctl.spec.vocabulary import (
+    ACTIVATIONS,
+    LOSSES,
+    OPTIMIZERS,
+    architectures,
+    check_name,
+)
+
+# Counts the compiled trainer compares with its 32-bit counters (epochs, patience,
+# batches): past 2**31 - 1, JAX refuses them.
+Count32 = Annotated[int, Field(gt=0, le=2**31 - 1)]
+# Every seed a run derives (seed + i for repeat i) goes to NumPy's and Keras'
+# generators, which take 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+def _kinds(annotation: Any) -> set[Any]:
+    """The types a field accepts, through ``X | Y`` and ``Annotated`` (not into lists)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return set().union(*(_kinds(a) for a in get_args(annotation)))
+    return {annotation}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, v: Any, info: ValidationInfo) -> Any:
+        # Pydantic reads true as 1 where a number is expected; in a spec that is a
+        # mistake (`test: yes`, `epochs: true`), not a count.
+        if isinstance(v, bool) and info.field_name in cls.model_fields:
+            kinds = _kinds(cls.model_fields[info.field_name].annotation)
+            if kinds & {int, float} and bool not in kinds:
+                raise ValueError(f"expected a number, found {str(v).lower()}")
+        return v
+
+
+class ScaleSpec(_Strict):
+    """How input and target values are scaled (fitted on the training part only)."""
+
+    kind: Literal["minmax", "standard", "none"] = "minmax"
+    range: tuple[float, float] = (0.0, 1.0)
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not v[0] < v[1]:
+            raise ValueError(f"range must be [low, high] with low < high, found {list(v)}")
+        # An endless range scales every value to nan, a subnormal one rounds them away.
+        if not 1e-300 <= v[1] - v[0] < float("inf"):
+            raise ValueError(
+                f"range must be [low, high] with high - low finite and >= 1e-300, found {list(v)}"
+            )
+        return v
+
+
+class TransformSpec(_Strict):
+    """A value transform undone before scoring: ``difference`` (with a lag) or ``log``."""
+
+    kind: Literal["difference", "log"]
+    lag: PositiveInt = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, v: Any) -> Any:
+        # `transforms: [difference]` is the common short form.
+        return {"kind": v} if isinstance(v, str) else v
+
+
+class WindowSpec(_Strict):
+    """Framing as supervised learning: ``lookback`` steps in, ``horizon`` steps out."""
+
+    lookback: PositiveInt = 1
+    horizon: PositiveInt = 1
+
+
+def _check_part(v: int | float, key: str, allow_zero: bool) -> int | float:
+    if isinstance(v, bool):
+        raise ValueError(f"{key} must be a number of rows or a fraction, found {v!r}")
+    if isinstance(v, float) and not v.is_integer():
+        if not 0.0 < v < 1.0:
+            raise ValueError(f"a fraction for {key} must lie in (0, 1), found {v}")
+        return v
+    n = int(v)
+    if n < 0 or (n == 0 and not allow_zero):
+        raise ValueError(f"{key} must be {'>= 0' if allow_zero else '> 0'} rows, found {n}")
+    return n
+
+
+class SplitSpec(_Strict):
+    """The test part is the last ``test`` rows (an int) or that fraction of the rows.
+
+    ``validation`` is carved from the end of the training part the same way
+    (0: no validation).
+    """
+
+    test: int | float = 0.2
+    validation: int | float = 0
+
+    @field_validator("test")
+    @classmethod
+    def _test(cls, v: int | float) -> int | float:
+        return _check_part(v, "test", allow_zero=False)
+
+    @field_validator("validation")
+    @classmethod
+    def _validation(cls, v: int | float) -> int | float:
+        return _check_part(v, "validation", allow_zero=True)
+
+
+class DataSpec(_Strict):
+    """Where the data comes from and how it is prepared."""
+
+    path: str | None = None
+    problem: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    time: str | list[str] | None = None
+    target: list[str] = Field(default_factory=list)
+    features: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    missing: Literal["drop", "ffill", "interpolate", "mask"] = "interpolate"
+    coerce: bool = False
+    mask_value: float = -10.0
+    transforms: list[TransformSpec] = Field(default_factory=list)
+    scale: ScaleSpec = Field(default_factory=ScaleSpec)
+    window: WindowSpec = Field(default_factory=WindowSpec)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _one_or_more(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _source(self) -> DataSpec:
+        if (self.path is None) == (self.problem is None):
+            raise ValueError(
+                "give exactly one of data.path (a CSV file) or data.problem (a generated "
+                f"problem), found {'both' if self.path else 'neither'}"
+            )
+        if self.path is not None and not self.target:
+            raise ValueError(
+                "data.target is required with data.path: name the column(s) to forecast"
+            )
+        stray = [c for c in self.categorical if c not in self.features]
+        if stray:
+            raise ValueError(
+                f"data.categorical must name columns listed in data.features, found {stray}"
+            )
+        return self
+
+
+class ModelSpec(_Strict):
+    """The architecture (by registry name) and its settings."""
+
+    arch: str = "vanilla"
+    units: PositiveInt | list[PositiveInt] = 4
+    layers: PositiveInt | None = None
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    recurrent_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    activation: str = "tanh"
+    output_activation: str = "linear"
+    stateful: bool = False
+    # Options of the architecture suite; each architecture reads the ones it needs.
+    # encoder_decoder, attention: decoder LSTM sizes (default: the encoder's last size).
+    decoder_units: PositiveInt | list[PositiveInt] | None = None
+    # cnn_lstm: the convolutional front applied to every time step.
+    filters: PositiveInt = 32
+    kernel_size: PositiveInt = 3
+    pool_size: PositiveInt = 2
+    # cnn_lstm on a plain series: cut the window into this many subsequences.
+    subsequences: PositiveInt | None = None
+    # bidirectional: which way the LSTM reads, and how both directions are merged.
+    direction: Literal["forward", "backward", "both"] = "both"
+    merge_mode: Literal["concat", "sum", "mul", "ave"] = "concat"
+    # attention: dot-product (Luong) or additive (Bahdanau) scores.
+    attention: Literal["dot", "additive"] = "dot"
+    # generative: size of a learned token embedding (none: one-hot tokens straight in).
+    embedding: PositiveInt | None = None
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, v: str) -> str:
+        return check_name(v, architectures(), "architecture")
+
+    @field_validator("activation", "output_activation")
+    @classmethod
+    def _known_activation(cls, v: str) -> str:
+        return check_name(v, ACTIVATIONS, "activation")
+
+
+class EarlyStoppingSpec(_Strict):
+    """Stop a repeat when ``monitor`` has not improved for ``patience`` epochs."""
+
+    monitor: Literal["val_loss", "loss"] = "val_loss"
+    patience: Count32 = 10
+    min_delta: float = Field(0.0, ge=0.0)
+    restore_best: bool = True
+
+
+class TrainSpec(_Strict):
+    """How each repeat is fitted (lesson 4's compile and fit steps)."""
+
+    epochs: Count32 = 100
+    batch_size: Count32 = 32
+    optimizer: str = "adam"
+    learning_rate: PositiveFloat | None = None
+    loss: str = "mse"
+    shuffle: bool | None = None
+    early_stopping: EarlyStoppingSpec | None = None
+    # backend tensorflow: fit the repeats in this many worker processes
+    # (the compiled JAX trainer fits them all at once and ignores it).
+    jobs: PositiveInt = 1
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, v: str) -> str:
+        return check_name(v, OPTIMIZERS, "optimizer")
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, v: str) -> str:
+        return check_name(v, LOSSES, "loss")
+
+
+Metric = Literal["rmse", "mae", "mape", "accuracy", "sequence_accuracy"]
+
+
+UpdateScheme = Literal["none", "fine-tune", "fine-tune-all", "refit"]
+
+
+class UpdateSpec(_Strict):
+    """Lesson 13: walk forward over the test part, updating each model after every step.
+
+    ``none`` keeps the fitted model; ``fine-tune`` continues training on the
+    newly observed window only, ``fine-tune-all`` on everything seen so far,
+    each for ``epochs`` epochs; ``refit`` fits from scratch on everything seen
+    (the spec's train settings).
+    """
+
+    schemes: list[UpdateScheme] = Field(
+        default_factory=lambda: list[UpdateScheme](["none", "fine-tune", "refit"])
+    )
+    epochs: Count32 = 2
+
+    @field_validator("schemes")
+    @classmethod
+    def _some_schemes(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("list at least one update scheme")
+        return list(dict.fromkeys(v))
+
+
+class EvaluateSpec(_Strict):
+    """How skill is estimated: R repeats, metrics in original units, a baseline."""
+
+    repeats: PositiveInt = 10
+    metrics: list[Metric] = Field(default_factory=lambda: list[Metric](["rmse", "mae"]))
+    baseline: Literal["persistence", "majority", "none"] = "persistence"
+    # Lesson 13's update experiment, run after the repeats (none: not run).
+    update: UpdateSpec | None = None
+
+    @field_validator("metrics")
+    @classmethod
+    def _some(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("list at least one metric")
+        return list(dict.fromkeys(v))
+
+
+class TrackingSpec(_Strict):
+    """Optional experiment tracking: ``mlflow`` is a tracking URI (``mlruns``: a local folder)."""
+
+    mlflow: str | None = None
+    # The MLflow experiment the run is logged under (default: the spec's name).
+    experiment: str | None = None
+
+
+class Spec(_Strict):
+    """A whole experiment."""
+
+    name: str = "experiment"
+    seed: int = 1
+    backend: Literal["auto", "tensorflow"] = "auto"
+    runs_dir: str = "runs"
+    data: DataSpec
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+    # Variants run side by side, each a --set style override (or a list of them).
+    compare: list[str | list[str]] = Field(default_factory=list)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    # `lstmctl tune`: a search space over the keys above (ignored by `run`).
+    tune: TuneSpec | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Spec:
+        if self.train.shuffle is None:
+            # A stateful LSTM carries state from batch to batch: order matters.
+            self.train.shuffle = not self.model.stateful
+        elif self.train.shuffle and self.model.stateful:
+            raise ValueError(
+                "train.shuffle must be false for a stateful model (its state flows from one "
+                "batch to the next), found true"
+            )
+        es = self.train.early_stopping
+        if es is not None and es.monitor == "val_loss" and not self.data.split.validation:
+            raise ValueError(
+                "train.early_stopping.monitor is val_loss but data.split.validation is 0: "
+                "set a validation split or monitor: loss"
+            )
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        """The resolved spec as plain data, every default included."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.dump(), sort_keys=False, default_flow_style=None)

@@ -1,0 +1,1 @@
+"""The workflows: run, compare, diagnose, finalize, update; each chains the layers below."""
