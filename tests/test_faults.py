@@ -27,6 +27,7 @@ from lstmctl.cli import app
 from lstmctl.memory import out_of_memory
 from lstmctl.modeldir.format import open_model_dir
 from lstmctl.training.result import FitResult
+from lstmctl.workflows import run as run_workflow
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir
@@ -234,6 +235,7 @@ def test_disk_full_while_saving_results_keeps_the_previous_results_whole(
         real_replace(src, dst, **kw)
 
     monkeypatch.setattr(rundir.os, "replace", replace)
+    monkeypatch.setattr(run_workflow, "SAVE_EVERY", 0.0)  # a save after every repeat
     r = CliRunner().invoke(app, ["run", str(tiny_spec)])
     assert r.exit_code == 1 and r.stdout == ""
     line = one_line(r.stderr)

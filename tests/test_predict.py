@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmctl.cli import app
-from lstmctl.data.encoding import OneHot
+from lstmctl.data.pipeline import Pipeline
 from lstmctl.modeldir.format import open_model_dir
-from lstmctl.serving.predict import Preprocessor, predict
+from lstmctl.serving.predict import predict
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir
@@ -167,13 +167,48 @@ def test_bad_input_files_are_one_line_exit_2(
     assert res.exit_code == 2 and "expected a file, found a directory" in res.stderr
 
 
-def test_numpy_one_hot_matches_the_fitted_encoder() -> None:
-    train = pd.DataFrame({"wind": ["NE", "SE", "cv", "NE"]})
-    new = pd.DataFrame({"wind": ["SE", "NW", None, "cv"]})  # unknown and missing values
-    for mask in (False, True):
-        enc = OneHot(["wind"], missing_as_nan=mask).fit(train)
-        pre = Preprocessor.__new__(Preprocessor)
-        pre.categorical = ["wind"]
-        pre.categories = enc.state()
-        pre.mask_value = -1.0 if mask else None
-        np.testing.assert_array_equal(pre._one_hot(new), enc.transform(new))
+def test_the_restored_pipeline_is_the_fitted_one() -> None:
+    # predict applies Pipeline.from_state(state()): the same numbers as the fitted
+    # pipeline, through JSON, for transforms, scalers, unknown and missing categories.
+    train = pd.DataFrame(
+        {
+            "v": [1.0, 2.0, 4.0, 3.0, 5.0],
+            "x": [0.5, 0.1, 0.9, 0.3, 0.7],
+            "wind": ["NE", "SE", "cv", "NE", "SE"],
+        }
+    )
+    new = pd.DataFrame(
+        {
+            "v": [6.0, 2.5, 7.0, 1.5],
+            "x": [0.2, np.nan, 1.5, 0.4],
+            "wind": ["SE", "NW", None, "cv"],  # unknown and missing values
+        }
+    )
+    rows = pd.concat([train, new], ignore_index=True)
+    for mask, scale in ((None, "minmax"), (-1.0, "standard"), (None, "none")):
+        pipe = Pipeline(
+            ["v"],
+            features=["x", "wind"],
+            categorical=["wind"],
+            transforms=[{"kind": "log"}, {"kind": "difference", "lag": 1}],
+            scale={"kind": scale, "range": (-1.0, 1.0)},
+            missing="mask" if mask is not None else "interpolate",
+            mask_value=mask,
+            lookback=2,
+        ).fit(train)
+        state = json.loads(json.dumps(pipe.state()))
+        back = Pipeline.from_state(state)
+        assert back.state() == state and back.context == 3
+        a, b = pipe.transform(rows), back.transform(rows)
+        np.testing.assert_array_equal(a.inputs, b.inputs)
+        np.testing.assert_array_equal(a.targets, b.targets)
+        assert a.inputs.shape == (9, 1 + 1 + 3) and pipe.input_names_[2:] == [
+            "wind=NE",
+            "wind=SE",
+            "wind=cv",
+        ]
+        pred = a.targets[1:, None, :]  # one-step "forecasts": the actual values
+        origins = np.arange(len(rows) - 1)
+        np.testing.assert_allclose(
+            back.inverse_transform(pred, origins, b.stages)[:, 0], rows[["v"]][1:], rtol=1e-12
+        )

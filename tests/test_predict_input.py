@@ -15,10 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmctl.cli import app
+from lstmctl.data.pipeline import Pipeline
 from lstmctl.data.transforms import Difference, Log
 from lstmctl.errors import DataError, UsageError
 from lstmctl.modeldir.format import open_model_dir
-from lstmctl.serving.predict import MAX_HORIZON, Engine, Predictor, Preprocessor, predict
+from lstmctl.serving.predict import MAX_HORIZON, Engine, Predictor, predict
 
 lifecycle_dir = fx.lifecycle_dir
 saved_plain = fx.saved_plain
@@ -227,8 +228,8 @@ def test_long_horizon_equals_feeding_the_forecasts_back(saved_stateful: Path) ->
 
 def test_diverging_forecasts_stop_with_a_shorter_horizon() -> None:
     predictor = Predictor.__new__(Predictor)
-    predictor.pre = Preprocessor.__new__(Preprocessor)
-    predictor.pre.chain = [Log()]
+    predictor.pre = Pipeline.__new__(Pipeline)
+    predictor.pre.chain_ = [Log()]
     # A forecast <= 0 cannot be fed back through a log; shown as the last step it may be.
     with pytest.raises(UsageError, match=r"found 0 at step 12 .*use --horizon 11 or less"):
         predictor._check_fed_back(np.array([[1.0], [0.0]]), 10, 100)

@@ -1,21 +1,20 @@
-"""One-hot encoding of categorical feature columns (fitted on the training rows)."""
+"""One-hot encoding of categorical feature columns (fitted on the training rows).
+
+Plain numpy and pandas (no scikit-learn): ``predict`` applies the same encoder,
+restored with ``OneHot.from_state``.
+"""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import OneHotEncoder
 
 from lstmctl.errors import DataError
 
 __all__ = ["OneHot"]
-
-# Stands in for a missing value when encoding; never a fitted category.
-_MISSING = "\x00missing"
 
 
 class OneHot:
@@ -43,40 +42,39 @@ class OneHot:
                     where=f"{self.source}: column {col}",
                 )
             categories.append(sorted(seen.unique().tolist()))
+        self._fitted(categories)
+        return self
+
+    def _fitted(self, categories: list[list[str]]) -> None:
         self.categories_ = categories
-        self.encoder_: OneHotEncoder | None = None
-        if self.columns:
-            self.encoder_ = OneHotEncoder(
-                categories=[np.array(c, dtype=object) for c in categories],
-                handle_unknown="ignore",
-                sparse_output=False,
-            ).fit(np.array([[c[0] for c in categories]], dtype=object))
         self.names_ = [
             f"{col}={v}" for col, cats in zip(self.columns, categories, strict=True) for v in cats
         ]
-        return self
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Float64 array ``(len(frame), len(names_))``."""
-        if self.encoder_ is None:
-            return np.zeros((len(frame), 0), dtype=np.float64)
-        values = frame[self.columns]
-        missing = values.isna().to_numpy()
-        text = values.astype(object).where(~missing, _MISSING).astype(str)
-        with warnings.catch_warnings():
-            # Unknown categories are expected here and encode as zeros.
-            warnings.simplefilter("ignore", UserWarning)
-            out = np.asarray(self.encoder_.transform(text.to_numpy(dtype=object)), dtype=np.float64)
-        if self.missing_as_nan and missing.any():
-            start = 0
-            for j, cats in enumerate(self.categories_):
-                rows = missing[:, j]
-                out[rows, start : start + len(cats)] = np.nan
-                start += len(cats)
-        return out
+        blocks = [np.zeros((len(frame), 0), dtype=np.float64)]
+        for col, cats in zip(self.columns, self.categories_, strict=True):
+            values = frame[col]
+            missing = values.isna().to_numpy()
+            text = values.astype(object).where(~missing, "").astype(str).to_numpy(dtype=object)
+            # An unknown category matches none of the fitted ones: all zeros.
+            block = (text[:, None] == np.asarray(cats, dtype=object)[None, :]).astype(np.float64)
+            block[missing] = np.nan if self.missing_as_nan else 0.0
+            blocks.append(block)
+        return np.hstack(blocks)
 
     def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
         return self.fit(frame).transform(frame)
 
     def state(self) -> dict[str, Any]:
         return {col: list(cats) for col, cats in zip(self.columns, self.categories_, strict=True)}
+
+    @classmethod
+    def from_state(
+        cls, state: Mapping[str, Sequence[Any]], missing_as_nan: bool = False, source: str = "data"
+    ) -> OneHot:
+        """The fitted encoder as ``state()`` saved it."""
+        out = cls(list(state), missing_as_nan=missing_as_nan, source=source)
+        out._fitted([[str(v) for v in cats] for cats in state.values()])
+        return out

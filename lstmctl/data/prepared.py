@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lstmctl.data.pipeline import Pipeline
 
 
 @dataclass
@@ -42,6 +45,9 @@ class Prepared:
     mask_value: float | None = None
     # Fitted preprocessing state, plain JSON-able numbers (for reports, saving later).
     state: dict[str, Any] = field(default_factory=dict)
+    # The fitted preprocessing itself (series read from a CSV file; None for problems):
+    # its ``state()`` is what a saved model's ``predict`` restores and applies.
+    pipeline: Pipeline | None = None
     # "classification": targets are class probabilities (one-hot over ``classes``,
     # or one 0/1 column for two classes); ``actual_test`` holds class indices and
     # ``inverse`` turns predicted probabilities into class indices.

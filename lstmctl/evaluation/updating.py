@@ -17,7 +17,6 @@ experiment needs ``backend: auto``; a fine-tune starts a fresh optimizer.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,7 +103,7 @@ def _walk(
     epochs: int,
     forecaster: _Forecaster,
 ) -> tuple[np.ndarray, np.ndarray]:
-    from lstmctl.training.fused import fit_fused
+    from lstmctl.training.updates import fit_windows
 
     horizon = data.horizon
     n_test = len(data.X_test)
@@ -124,16 +123,8 @@ def _walk(
             X = np.concatenate([base_X, data.X_test[:seen]])
             y = np.concatenate([base_y, data.y_test[:seen]])
         step_spec = update_step_spec(tune, len(X), seeds[0])
-        part = dataclasses.replace(
-            data,
-            X_train=X,
-            y_train=y,
-            X_val=X[:0],
-            y_val=y[:0],
-            X_test=X[:0],
-            y_test=y[:0],
-        )
-        results = fit_fused(step_spec, part, initial_weights=None if scheme == "refit" else weights)
+        initial = None if scheme == "refit" else weights
+        results = fit_windows(step_spec, data, X, y, initial)
         for j, r in enumerate(results):
             if r.error is not None:
                 failed[j] = True

@@ -1,8 +1,9 @@
 """Predicting with a saved model: numpy, pandas and onnxruntime, no TensorFlow.
 
-``predict(model_dir, rows=None, horizon=None)`` re-applies the preprocessing
-saved in ``preprocess.json`` (missing values, transforms, scalers, one-hot
-categories: the fitted objects rebuilt with ``from_state``), runs the network
+``predict(model_dir, rows=None, horizon=None)`` applies the fitted preprocessing
+pipeline training used (:class:`lstmctl.data.pipeline.Pipeline`: missing
+values, transforms, scalers, one-hot categories), restored from its state in
+``preprocess.json`` with ``Pipeline.from_state``, runs the network
 — ``model.onnx`` through onnxruntime when present, else (or with
 ``engine="keras"``) ``model.keras`` through Keras — and inverts scaling and
 differencing back to the data's units.
@@ -57,8 +58,7 @@ import numpy as np
 import pandas as pd
 
 from lstmctl.data.loading import check_fields, time_labels
-from lstmctl.data.missing import MissingValues
-from lstmctl.data.transforms import Scaler, scaler_from_state, transform_from_state
+from lstmctl.data.pipeline import Pipeline
 from lstmctl.errors import DataError, ModelDirError, UsageError, undecodable
 from lstmctl.modeldir.format import ModelDir, first_line, open_model_dir
 
@@ -70,105 +70,6 @@ MAX_HORIZON = 10_000
 # (scaled: about 1 for the training rows themselves).
 MAX_MODEL_VALUE = 1e6
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-# --------------------------------------------------------------------------- preprocessing
-
-
-class Preprocessor:
-    """A saved model's fitted preprocessing, re-applied to rows in the data's units."""
-
-    def __init__(self, state: dict[str, Any], where: str = "preprocess.json") -> None:
-        try:
-            self.time: list[str] = list(state["time"]["columns"])
-            self.targets: list[str] = list(state["targets"])
-            self.features: list[str] = list(state["features"])
-            self.categorical: list[str] = list(state["categorical"])
-            self.lookback = int(state["lookback"])
-            self.horizon = int(state["horizon"])
-            self.strategy: Any = str(state["missing"]["strategy"])  # checked by MissingValues
-            mask = state.get("mask_value")
-            self.mask_value: float | None = None if mask is None else float(mask)
-            self.chain = [transform_from_state(t, self.targets) for t in state["transforms"]]
-            self.target_scaler: Scaler = scaler_from_state(state["scale"]["targets"])
-            self.feature_scaler: Scaler = scaler_from_state(state["scale"]["features"])
-            self.categories: dict[str, list[str]] = {
-                k: [str(v) for v in vs] for k, vs in dict(state["categories"]).items()
-            }
-            self.input_names: list[str] = list(state["inputs"])
-        except (KeyError, TypeError, ValueError, DataError) as e:
-            raise ModelDirError(
-                f"expected the fitted preprocessing lstmctl writes, found a damaged entry ({e})",
-                where=where,
-            ) from None
-        self.numeric = [*self.targets, *(f for f in self.features if f not in self.categorical)]
-        self.lags = sum(int(getattr(t, "lag", 0)) for t in self.chain)
-
-    @property
-    def context(self) -> int:
-        """Rows one window needs: the look-back plus what differencing reaches back."""
-        return self.lookback + self.lags
-
-    def clean(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Missing values handled as in training (nothing about them is fitted)."""
-        filler = MissingValues(self.strategy, self.numeric, self.categorical, source="--input")
-        return filler.fit(frame).transform(frame) if len(frame) else frame
-
-    def name_rows(self, source: str, lines: Sequence[int] | np.ndarray) -> None:
-        """Word the transforms' errors (log of a value <= 0) with ``source`` and line numbers."""
-        for tr in self.chain:
-            tr.source, tr.lines = source, lines
-
-    def target_stages(self, values: np.ndarray) -> list[np.ndarray]:
-        """The targets ``(rows, n_targets)`` before each transform, then after the last."""
-        stages = [np.asarray(values, dtype=np.float64)]
-        for tr in self.chain:
-            stages.append(tr.transform(stages[-1]))
-        return stages
-
-    def target_inputs(self, values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """``inputs`` for a model whose only inputs are its targets, from their values."""
-        if self.features:
-            raise ValueError("target_inputs: the model has features")
-        stages = self.target_stages(values)
-        out = self.target_scaler.transform(stages[-1])
-        if self.mask_value is not None:
-            out = np.where(np.isnan(out), self.mask_value, out)
-        return out, stages
-
-    def inputs(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Model-space inputs ``(rows, n_inputs)`` and the targets before each transform."""
-        stages = self.target_stages(frame[self.targets].to_numpy(dtype=np.float64))
-        scaled = self.target_scaler.transform(stages[-1])
-        nums = [f for f in self.numeric if f not in self.targets]
-        feats = self.feature_scaler.transform(frame[nums].to_numpy(dtype=np.float64))
-        out = np.hstack([scaled, feats.reshape(len(frame), -1), self._one_hot(frame)])
-        if self.mask_value is not None:
-            out = np.where(np.isnan(out), self.mask_value, out)
-        return out, stages
-
-    def _one_hot(self, frame: pd.DataFrame) -> np.ndarray:
-        # The numpy twin of data.encoding.OneHot.transform (no scikit-learn to import):
-        # unknown categories are all zeros; missing ones zeros, or NaN under `mask`.
-        blocks = []
-        for col in self.categorical:
-            cats = np.asarray(self.categories[col], dtype=object)
-            values = frame[col]
-            missing = values.isna().to_numpy()
-            text = values.astype(object).where(~missing, "").astype(str).to_numpy(dtype=object)
-            block = (text[:, None] == cats[None, :]).astype(np.float64)
-            block[missing] = np.nan if self.mask_value is not None else 0.0
-            blocks.append(block)
-        return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
-
-    def invert(
-        self, pred: np.ndarray, origins: np.ndarray, stages: Sequence[np.ndarray]
-    ) -> np.ndarray:
-        """Model-space forecasts made at ``origins`` -> the data's units (walk-forward)."""
-        z = self.target_scaler.inverse_transform(np.asarray(pred, dtype=np.float64))
-        for k in range(len(self.chain) - 1, -1, -1):
-            z = self.chain[k].inverse_forecast(z, origins, stages[k])
-        return np.asarray(z, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- engines
@@ -277,13 +178,17 @@ def make_engine(model_dir: ModelDir, engine: str = "auto") -> Engine:
 # --------------------------------------------------------------------------- reading rows
 
 
-def read_rows(text: str, pre: Preprocessor, source: str = "--input") -> pd.DataFrame:
+def read_rows(
+    text: str, pre: Pipeline, source: str = "--input", time: Sequence[str] = ()
+) -> pd.DataFrame:
     """New rows from CSV text (or JSON lines / a JSON array of objects) with the training columns.
 
     The frame has the targets and features (numeric as float64, categorical
     as text), a ``__label__`` column (the time label, or "" without one) and a
-    ``__line__`` column (each row's CSV line, or JSON row, for errors).
+    ``__line__`` column (each row's CSV line, or JSON row, for errors). ``time``
+    names the training data's time columns.
     """
+    time = list(time)
     stripped = text.lstrip()
     if not stripped:
         raise DataError("expected rows (CSV with a header, or JSON lines), found nothing", source)
@@ -320,12 +225,11 @@ def read_rows(text: str, pre: Preprocessor, source: str = "--input") -> pd.DataF
             frame[col] = raw[col].astype(object).where(raw[col].notna(), np.nan)
         else:
             frame[col] = _numbers(raw[col], col, source)
-    times = [c for c in pre.time if c in raw.columns]
-    if times and len(times) < len(pre.time):
-        absent = [c for c in pre.time if c not in times]
+    times = [c for c in time if c in raw.columns]
+    if times and len(times) < len(time):
+        absent = [c for c in time if c not in times]
         raise DataError(
-            f"expected the time columns {', '.join(pre.time)} together, "
-            f"found no {', '.join(absent)}",
+            f"expected the time columns {', '.join(time)} together, found no {', '.join(absent)}",
             where=f"{source}: column {absent[0]}",
         )
     # As training reads them: each time once, in increasing order (when they are times).
@@ -420,7 +324,14 @@ class Predictor:
             )
         state = model_dir.preprocess
         where = str(model_dir.path / "preprocess.json")
-        self.pre = Preprocessor(state, where)
+        try:
+            self.pre = Pipeline.from_state(state, source="--input")
+            self.time_columns = [str(c) for c in state["time"]["columns"]]
+        except (KeyError, TypeError, ValueError, AttributeError, DataError) as e:
+            raise ModelDirError(
+                f"expected the fitted preprocessing lstmctl writes, found a damaged entry ({e})",
+                where=where,
+            ) from None
         try:
             self.tail = _tail_frame(state["tail"], self.pre)
             self.tail_labels = [str(v) for v in state["tail"]["labels"]]
@@ -459,7 +370,7 @@ class Predictor:
             self._check_times(new, history)
         context = self.tail if history else self._empty_rows()
         frame = pd.concat([context, new], ignore_index=True)
-        frame = pre.clean(frame)  # `drop` may drop rows: labels travel with the frame
+        frame = pre.clean(frame, "--input")  # `drop` may drop rows: labels travel with it
         first_new = int((frame.index < len(context)).sum())
         frame = frame.reset_index(drop=True)
         if rows is not None and len(new) and len(frame) == first_new:
@@ -472,7 +383,8 @@ class Predictor:
                 where="--input",
             )
         pre.name_rows("--input", frame["__line__"].to_numpy())
-        inputs, stages = pre.inputs(frame)
+        t = pre.transform(frame)
+        inputs, stages = t.inputs, t.stages
         self._check_values(frame, inputs, first_new)
         fc = Forecast(self._time_name(), list(pre.targets), engine=self.engine.name)
         states = [s.copy() for s in self.saved_states] if history else self._zero_states()
@@ -504,7 +416,7 @@ class Predictor:
         if not any(labels):
             return  # no time column: the rows are taken in the order given
         lines = [int(v) for v in rows["__line__"]]
-        where = f"--input: column {', '.join(self.pre.time) or 'time'}"
+        where = f"--input: column {', '.join(self.time_columns) or 'time'}"
         end = self.tail_labels[-1] if history and self.tail_labels else ""
         freq, fmt = self.time_info.get("freq"), self.time_info.get("format")
         if not (freq and fmt):
@@ -555,7 +467,7 @@ class Predictor:
             )
         gap = (
             "; the periods between are missing: give a row for each (empty values are "
-            f"handled as in training, by data.missing: {self.pre.strategy})"
+            f"handled as in training, by data.missing: {self.pre.missing})"
             if stamps[i] > grid[i]
             else ""
         )
@@ -594,8 +506,8 @@ class Predictor:
             [
                 MAX_MODEL_VALUE if scaler.kind != "none" else FLOAT32_MAX
                 for scaler in (
-                    *(pre.target_scaler for _ in pre.targets),
-                    *(pre.feature_scaler for _ in nums[len(pre.targets) :]),
+                    *(pre.target_scaler_ for _ in pre.targets),
+                    *(pre.feature_scaler_ for _ in nums[len(pre.targets) :]),
                 )
             ]
         )
@@ -625,7 +537,7 @@ class Predictor:
         """Forecasts (steps ``done + 1`` on) that are finite and, when fed back, valid inputs."""
         bad = ~np.isfinite(take).all(axis=1)
         why = "not finite"
-        if not bad.any() and done + len(take) < k and any(t.kind == "log" for t in self.pre.chain):
+        if not bad.any() and done + len(take) < k and any(t.kind == "log" for t in self.pre.chain_):
             bad, why = (take <= 0).any(axis=1), "<= 0, which the log transform refuses"
         if not bad.any():
             return
@@ -671,7 +583,7 @@ class Predictor:
             pred = self._batch(inputs, origins)
         ok = self._complete(inputs, origins)
         pred, origins = pred[ok], origins[ok]
-        values = pre.invert(pred, origins, stages)
+        values = pre.inverse_transform(pred, origins, stages)
         labels = list(frame["__label__"])
         for i, o in enumerate(origins):
             for h in range(values.shape[1]):
@@ -726,7 +638,7 @@ class Predictor:
                     "expected the last window to be complete, found missing values in it",
                     where="--input",
                 )
-            values = pre.invert(pred, origin, stages)[0]  # (horizon, n_targets)
+            values = pre.inverse_transform(pred, origin, stages)[0]  # (horizon, n_targets)
             take = values[: k - len(made)]
             self._check_fed_back(take, len(made), k)
             made.extend(take)
@@ -736,7 +648,8 @@ class Predictor:
             # here, so the targets are the inputs). The states then move through
             # the windows ending at all but the last of them.
             series = np.concatenate([series, take])[-keep:]
-            inputs, stages = pre.target_inputs(series)
+            t = pre.transform_targets(series)
+            inputs, stages = t.inputs, t.stages
             if self.engine.n_states and len(take) > 1:
                 feed = np.arange(len(series) - len(take), len(series) - 1)
                 _, states = self._stream(inputs, feed, states)
@@ -788,7 +701,7 @@ class Predictor:
         return self.tail.iloc[:0]
 
     def _time_name(self) -> str:
-        cols = self.pre.time
+        cols = self.time_columns
         return cols[0] if len(cols) == 1 else "time"
 
     def _row(self, labels: list[str], origin: int, step: int, values: np.ndarray) -> dict:
@@ -854,7 +767,7 @@ def next_label(label: str, steps: int, time_info: dict[str, Any]) -> str:
     return str(moved.strftime(fmt))
 
 
-def _tail_frame(tail: dict[str, Any], pre: Preprocessor) -> pd.DataFrame:
+def _tail_frame(tail: dict[str, Any], pre: Pipeline) -> pd.DataFrame:
     cols = tail["columns"]
     frame = pd.DataFrame(index=pd.RangeIndex(len(tail["labels"])))
     for col in [*pre.targets, *pre.features]:
@@ -903,5 +816,5 @@ def predict(
     """Load ``model`` (a model directory), read ``text`` (CSV or JSON rows) and forecast."""
     model_dir = model if isinstance(model, ModelDir) else open_model_dir(model)
     predictor = Predictor(model_dir, engine)
-    rows = read_rows(text, predictor.pre) if text is not None else None
+    rows = read_rows(text, predictor.pre, time=predictor.time_columns) if text is not None else None
     return predictor.predict(rows, horizon=horizon, history=history)

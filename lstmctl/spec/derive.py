@@ -12,8 +12,10 @@ values the schema refuses on purpose (a final fit's test part of 0) and for
 settings a run resolves, which must read back exactly as they were set.
 
 Nothing here imports another lstmctl layer (only the spec package and the
-ground floor's errors); the package's ``__init__`` is not imported either,
-so that :mod:`lstmctl.spec.tune_space` can check its choices through here.
+ground floor's errors); neither the package's ``__init__`` nor
+:mod:`lstmctl.spec.tune_space`, which checks its choices through here. So a
+derived spec's ``tune:`` section is not checked here: where one is kept (a
+variant, a diagnosis), the caller checks it with ``check_space``.
 """
 
 from __future__ import annotations

@@ -33,6 +33,11 @@ replica builds (see :func:`lstmctl.signals.check`), so no call runs for long:
 * more than ``BLOCK`` replicas are fitted block after block, each block as
   one program (seeded as the whole would have been), and each block's
   results are yielded as it finishes, so an interrupted run keeps them.
+
+The parts: :mod:`~lstmctl.training.replicas` builds and stacks the replicas,
+:mod:`~lstmctl.training.program` is the compiled program (and the state it
+carries), :mod:`~lstmctl.training.network` calls the model and replays a
+stateful model's history; this module runs the program and collects results.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from lstmctl.errors import RunError
 from lstmctl.memory import out_of_memory
 from lstmctl.models.registry import Shapes
 from lstmctl.spec import Spec
+from lstmctl.spec.derive import repeats_part
 from lstmctl.training import lookup
 from lstmctl.training.checks import check_windows
 from lstmctl.training.network import Network, replay
@@ -146,12 +152,7 @@ def iter_fused(
 
 def _part(spec: Spec, first: int, count: int) -> Spec:
     """Replicas ``first`` .. ``first + count - 1`` of ``spec``, seeded as in the whole."""
-    return spec.model_copy(
-        update={
-            "seed": spec.seed + first,
-            "evaluate": spec.evaluate.model_copy(update={"repeats": count}),
-        }
-    )
+    return repeats_part(spec, first, count)
 
 
 def _fit_or_split(

@@ -31,7 +31,7 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,12 +53,12 @@ from lstmctl.modeldir.format import (
 )
 from lstmctl.spec import Spec, load_spec
 from lstmctl.spec.derive import final_spec, final_text_spec, fine_tune_spec, with_data_path
+from lstmctl.training.network import replay_states
+from lstmctl.training.result import Progress
 
 log = logging.getLogger("lstmctl")
 
 SCHEMES = ("fine-tune", "fine-tune-all", "refit")
-# progress(repeat_index or -1, epochs_done, total_epochs)
-Progress = Callable[[int, int, int], None]
 
 
 @dataclass
@@ -227,27 +227,14 @@ def generate(
     return iter_text(model, codec, prompt, length, temperature, seed)
 
 
-def _train(
-    spec: Spec,
-    data: Prepared,
-    progress: Progress | None = None,
-    initial: list[np.ndarray] | None = None,
-) -> Any:
-    from lstmctl.training.backend import use_backend
+def _train(spec: Spec, data: Prepared, progress: Progress | None = None) -> Any:
     from lstmctl.training.fit import fit_repeats
 
-    if initial is not None:
-        # Only the compiled trainer starts from given weights (see the module doc).
-        use_backend("auto")
-        from lstmctl.training.fused import fit_fused
+    return _trained(fit_repeats(spec, data, progress))
 
-        def all_at_once(done: int, total: int) -> None:
-            if progress is not None:
-                progress(-1, done, total)
 
-        fits = fit_fused(spec, data, progress=all_at_once, initial_weights=[initial])
-    else:
-        fits = fit_repeats(spec, data, progress)
+def _trained(fits: list[Any]) -> Any:
+    """The one repeat fitted, or the error it failed with."""
     fit = fits[0]
     if fit.error is not None or not fit.weights:
         raise RunError(f"training failed: {fit.error or 'no weights'}", where="train")
@@ -260,18 +247,12 @@ def _last(values: list[float] | None) -> float | None:
 
 def _clean_frame(spec: Spec) -> tuple[pd.DataFrame, list[str]]:
     """The used columns after missing-value handling, with their time labels (as prepare)."""
-    from lstmctl.data.loading import load_csv, numeric_columns
-    from lstmctl.data.missing import MissingValues
+    from lstmctl.data.loading import load_csv
+    from lstmctl.data.pipeline import Pipeline
 
     frame, labels = load_csv(spec.data)
     lab = pd.Series(labels, index=frame.index)
-    filler = MissingValues(
-        spec.data.missing,
-        numeric_columns(spec.data),
-        list(spec.data.categorical),
-        str(spec.data.path),
-    )
-    frame = filler.fit(frame).transform(frame)
+    frame = Pipeline.from_spec(spec.data, str(spec.data.path)).clean(frame, record=True)
     return frame.reset_index(drop=True), [str(v) for v in lab.loc[frame.index]]
 
 
@@ -318,24 +299,16 @@ def _preprocess_state(
     labels: list[str],
     states: list[list[list[float]]] | None,
 ) -> dict[str, Any]:
-    st = data.state
-    lags = sum(t["lag"] for t in st["transforms"] if t["kind"] == "difference")
-    context = int(st["lookback"]) + int(lags)
+    # The fitted pipeline's own state: what predict restores and applies.
+    pipeline = data.pipeline
+    if pipeline is None:
+        raise RunError("internal: no fitted preprocessing to save", where="preprocess.json")
+    context = pipeline.context
     tail = frame.iloc[-context:]
     return {
         "format_version": 1,
         "time": _time_info(spec, labels),
-        "targets": list(st["targets"]),
-        "features": list(spec.data.features),
-        "categorical": list(spec.data.categorical),
-        "inputs": list(st["inputs"]),
-        "lookback": int(st["lookback"]),
-        "horizon": int(st["horizon"]),
-        "missing": st["missing"],
-        "mask_value": st["mask_value"],
-        "transforms": st["transforms"],
-        "scale": st["scale"],
-        "categories": st["categories"],
+        **pipeline.state(),
         "rows": len(frame),
         # The last observations a forecast starts from (in the data's units).
         "tail": {
@@ -360,18 +333,18 @@ def _model_and_states(
     frame: pd.DataFrame,
 ) -> tuple[Any, list[list[list[float]]] | None]:
     """The saved network (states as explicit inputs) and the states after the training rows."""
+    from lstmctl.data.pipeline import Pipeline
     from lstmctl.models.registry import build_model
-    from lstmctl.serving.predict import Preprocessor
     from lstmctl.training.keras_fit import shapes_for
 
     shapes = shapes_for(spec, data, state_mode="explicit")
     model = build_model(spec.model, shapes)
     model.set_weights(weights)
-    pre = Preprocessor(pre_state)
-    inputs, _ = pre.inputs(frame.assign(__label__=""))
-    _check_same_inputs(data, inputs, pre)
     if len(model.inputs) == 1:
         return model, None
+    # The saved pipeline, as predict restores it, carries the states forward.
+    pre = Pipeline.from_state(pre_state)
+    inputs = pre.transform(frame).inputs
     # Every window up to the one ending a row before the last: the saved last
     # window (ending at the last row) is then the first one a forecast feeds.
     lb = pre.lookback
@@ -381,49 +354,6 @@ def _model_and_states(
     X = X[~np.isnan(X).any(axis=(1, 2))]
     states = replay_states(model, X)
     return model, [s.tolist() for s in states]
-
-
-def _check_same_inputs(data: Prepared, inputs: np.ndarray, pre: Any) -> None:
-    # The predict path re-implements nothing but must agree with prepare(): the
-    # last training window rebuilt from the saved state must equal prepare's.
-    seen = np.concatenate([data.X_train, data.X_val]) if len(data.X_val) else data.X_train
-    if not len(seen):
-        return
-    last = len(inputs) - 1 - data.horizon
-    window = np.asarray(inputs[last - pre.lookback + 1 : last + 1], dtype=np.float32)
-    if window.shape == seen[-1].shape and not np.allclose(window, seen[-1], atol=1e-6):
-        raise RunError(
-            "internal: the saved preprocessing does not reproduce the training inputs",
-            where="preprocess.json",
-        )
-
-
-def replay_states(model: Any, X: np.ndarray) -> list[np.ndarray]:
-    """The explicit LSTM states after feeding windows ``X`` one at a time from zeros."""
-    import keras
-
-    sizes = [int(t.shape[-1]) for t in model.inputs[1:]]
-    states = [np.zeros((1, n), np.float32) for n in sizes]
-    if not len(X):
-        return states
-    if keras.backend.backend() == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        tv = [v.value for v in model.trainable_variables]
-        nv = [v.value for v in model.non_trainable_variables]
-
-        def step(st: list[Any], x: Any) -> tuple[list[Any], None]:
-            out, _ = model.stateless_call(tv, nv, [x[None], *st], training=False)
-            return list(out[1:]), None
-
-        final, _ = jax.jit(lambda s, xs: jax.lax.scan(step, s, xs))(states, jnp.asarray(X))
-        return [np.asarray(s) for s in final]
-    current: list[Any] = states
-    for x in X:
-        out = model([x[None], *current], training=False)
-        current = [np.asarray(keras.ops.convert_to_numpy(o)) for o in out[1:]]
-    return [np.asarray(s) for s in current]
 
 
 def _save(
@@ -717,15 +647,21 @@ def _fine_tune(
     progress: Progress | None,
     saved_spec: Spec,
 ) -> dict[str, Any]:
+    from lstmctl.data.pipeline import Pipeline
     from lstmctl.data.windows import Windower
-    from lstmctl.serving.predict import Preprocessor
 
     old_state = md.preprocess
     n_old = int(old_state["rows"])
-    pre = Preprocessor(old_state, str(md.path / "preprocess.json"))
+    try:
+        pre = Pipeline.from_state(old_state, source=str(spec.data.path))
+    except (KeyError, TypeError, ValueError, AttributeError, DataError) as e:
+        raise ModelDirError(
+            f"expected the fitted preprocessing lstmctl writes, found a damaged entry ({e})",
+            where=str(md.path / "preprocess.json"),
+        ) from None
     frame, labels = _clean_frame(spec)
-    inputs, stages = pre.inputs(frame.assign(__label__=""))
-    scaled = pre.target_scaler.transform(stages[-1])
+    t = pre.transform(frame)
+    inputs, scaled = t.inputs, t.targets
     windower = Windower(pre.lookback, pre.horizon, allow_missing_inputs=pre.mask_value is not None)
     X, y, origins = windower.fit().transform(inputs, scaled)
     if scheme == "fine-tune":
@@ -750,16 +686,17 @@ def _fine_tune(
         actual_test=np.zeros((0, pre.horizon, len(pre.targets))),
         persistence_test=np.zeros((0, pre.horizon, len(pre.targets))),
         inverse=lambda p: np.asarray(p, dtype=np.float64),
-        input_names=list(pre.input_names),
+        input_names=list(pre.input_names_),
         target_names=list(pre.targets),
         test_labels=[],
         mask_value=pre.mask_value,
         state={},
     )
     saved = md.load_keras()
-    fit = _train(
-        tune, data, progress=progress, initial=[np.asarray(w) for w in saved.get_weights()]
-    )
+    from lstmctl.training.updates import fit_windows
+
+    initial = [np.asarray(w) for w in saved.get_weights()]
+    fit = _trained(fit_windows(tune, data, X, y, [initial], progress))
     changed = max(
         float(np.max(np.abs(a - np.asarray(b))))
         for a, b in zip(fit.weights, saved.get_weights(), strict=True)

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstmctl import __version__
 from lstmctl.errors import Interrupted, RunError
 from lstmctl.spec import Spec, load_spec
 
+if TYPE_CHECKING:
+    from lstmctl.training.result import Progress
+
 log = logging.getLogger("lstmctl")
 
-# progress(repeat_index or -1 for all repeats at once, epochs_done, total_epochs)
-Progress = Callable[[int, int, int], None]
+# The results so far are rewritten at most this often (seconds) while repeats
+# come in, and always at the end or on an interruption: rewriting them after
+# every one of a fused block's thousands of repeats costs time quadratic in them.
+SAVE_EVERY = 1.0
 
 
 @dataclass
@@ -137,6 +141,7 @@ def run(
         write_json(run_dir / "results.json", res.to_json())
 
     save(result(complete=False))
+    saved_at = time.perf_counter()
     log.info("run directory %s; trainer %s", run_dir, trainer_name(spec))
     try:
         for i, fit in enumerate(iter_repeats(spec, data, progress)):
@@ -149,7 +154,9 @@ def run(
             if progress is not None and trainer_name(spec) == "keras":
                 progress(i, spec.train.epochs, spec.train.epochs)  # early stopping ends sooner
             write_json(run_dir / "history" / f"repeat-{i + 1:02d}.json", fit.history)
-            save(result(complete=False))
+            if time.perf_counter() - saved_at >= SAVE_EVERY:
+                save(result(complete=False))
+                saved_at = time.perf_counter()
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM under the CLI (lstmctl.signals)
         save(result(complete=False))
         raise Interrupted(
