@@ -6,27 +6,60 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstmctl.spec import Spec, load_spec
 from lstmctl.workflows.run import RunResult
+
+if TYPE_CHECKING:
+    from lstmctl.errors import DataError
+    from lstmctl.history.runs import Comparison, RunRecord
+    from lstmctl.serving.predict import Forecast
+    from lstmctl.workflows.compare import CompareResult
+    from lstmctl.workflows.diagnose import Diagnosis
+    from lstmctl.workflows.lifecycle import SavedModel
 
 log = logging.getLogger("lstmctl")
 
 __all__ = [
     "RunResult",
+    "catalog",
+    "compare_runs",
     "diagnose",
+    "diagnosis_repeats",
     "finalize",
+    "find_runs",
     "generate",
+    "plot_comparison",
     "predict",
+    "read_input",
+    "resolve_spec",
     "run",
     "run_compare",
+    "show_run",
+    "starter_spec",
     "tune",
     "update",
     "validate",
 ]
+
+
+def resolve_spec(
+    spec: str | Path, overrides: list[str] | None = None, *, mlflow: bool = False
+) -> Spec:
+    """Read and validate a YAML spec with its ``key.path=value`` overrides, defaults filled in.
+
+    ``mlflow`` turns on tracking to MLflow (``tracking.mlflow``, default mlruns/).
+    """
+    s = load_spec(spec, overrides or [])
+    if mlflow:
+        from lstmctl.report.tracking import with_mlflow
+
+        s = with_mlflow(s)
+    return s
 
 
 def run(
@@ -41,46 +74,177 @@ def run(
     return run_workflow(spec, overrides, runs_dir, progress)
 
 
-def run_compare(spec: Spec, runs_dir: str | Path | None = None, progress: Any = None) -> Any:
-    """Run a ``compare:`` spec's variants side by side (a CompareResult)."""
+def run_compare(
+    spec: Spec,
+    runs_dir: str | Path | None = None,
+    progress: Callable[[Spec], AbstractContextManager[Any]] | None = None,
+) -> CompareResult:
+    """Run a ``compare:`` spec's variants side by side; ``progress(variant)`` gives each a bar."""
     from lstmctl.workflows.compare import run_compare as compare_workflow
 
     return compare_workflow(spec, runs_dir, progress)
 
 
-def diagnose(*args: Any, **kwargs: Any) -> Any:
-    """Learning curves of the spec's repeats and a verdict (see workflows.diagnose)."""
+def diagnosis_repeats(spec: Spec, repeats: int | None = None) -> int:
+    """How many repeats ``diagnose`` fits (``repeats``, else the spec's, at most a few)."""
+    from lstmctl.spec.derive import diagnosis_repeats as how_many
+
+    return how_many(spec, repeats)
+
+
+def diagnose(
+    spec: Spec | str | Path,
+    overrides: list[str] | None = None,
+    runs_dir: str | Path | None = None,
+    repeats: int | None = None,
+    validation: float | None = None,
+    progress: Any = None,
+) -> Diagnosis:
+    """Learning curves of the spec's repeats and a verdict: under-fit, good fit or over-fit."""
     from lstmctl.workflows.diagnose import diagnose as diagnose_workflow
 
-    return diagnose_workflow(*args, **kwargs)
+    return diagnose_workflow(
+        spec, overrides, runs_dir, repeats=repeats, validation=validation, progress=progress
+    )
 
 
-def finalize(*args: Any, **kwargs: Any) -> Any:
+def finalize(
+    spec: Spec | str | Path,
+    out: str | Path,
+    overrides: list[str] | None = None,
+    force: bool = False,
+    onnx: bool = True,
+    progress: Any = None,
+) -> SavedModel:
     """Fit on all the data and save a model directory (see workflows.lifecycle)."""
     from lstmctl.workflows.lifecycle import finalize as finalize_workflow
 
-    return finalize_workflow(*args, **kwargs)
+    return finalize_workflow(spec, out, overrides, force=force, onnx=onnx, progress=progress)
 
 
-def update(*args: Any, **kwargs: Any) -> Any:
-    """Continue training a saved model with new observations (see workflows.lifecycle)."""
+def update(
+    model: str | Path,
+    data: str | Path | None = None,
+    scheme: str = "fine-tune",
+    epochs: int | None = None,
+    out: str | Path | None = None,
+    in_place: bool = False,
+    force: bool = False,
+    onnx: bool = True,
+    text: str | None = None,
+    progress: Any = None,
+) -> SavedModel:
+    """Continue training a saved model with new rows (``data``: a CSV file; or ``text``)."""
     from lstmctl.workflows.lifecycle import update as update_workflow
 
-    return update_workflow(*args, **kwargs)
+    return update_workflow(
+        model,
+        data,
+        scheme=scheme,
+        epochs=epochs,
+        out=out,
+        in_place=in_place,
+        force=force,
+        onnx=onnx,
+        text=text,
+        progress=progress,
+    )
 
 
-def generate(*args: Any, **kwargs: Any) -> Any:
-    """Sample text from a saved generative model (see workflows.lifecycle)."""
+def generate(
+    model_dir: str | Path,
+    prompt: str = "",
+    length: int = 200,
+    temperature: float = 1.0,
+    seed: int | None = None,
+) -> Iterator[str]:
+    """Sample text from a saved generative model, piece by piece (see workflows.lifecycle)."""
     from lstmctl.workflows.lifecycle import generate as generate_workflow
 
-    return generate_workflow(*args, **kwargs)
+    return generate_workflow(model_dir, prompt, length, temperature, seed)
 
 
-def predict(*args: Any, **kwargs: Any) -> Any:
+def read_input(path: str | Path) -> str:
+    """The text of a file of new rows for ``predict`` (UTF-8; a byte-order mark is allowed)."""
+    from lstmctl.serving.predict import read_input as read_text
+
+    return read_text(path)
+
+
+def predict(
+    model: str | Path,
+    text: str | None = None,
+    horizon: int | None = None,
+    engine: str = "auto",
+    history: bool = True,
+) -> Forecast:
     """Forecasts from a model directory, without TensorFlow (see serving.predict)."""
     from lstmctl.serving.predict import predict as predict_rows
 
-    return predict_rows(*args, **kwargs)
+    return predict_rows(model, text, horizon=horizon, engine=engine, history=history)
+
+
+def catalog(what: str | None = None) -> dict[str, dict[str, str]]:
+    """Architectures, problems and metrics with one-line descriptions (or one section)."""
+    from lstmctl.workflows import catalog as listing
+
+    return listing.catalog(what)
+
+
+def starter_spec(arch: str) -> str:
+    """A commented starter spec (YAML) for an architecture."""
+    from lstmctl.workflows.starter import starter_spec as starter
+
+    return starter(arch)
+
+
+def find_runs(
+    root: str | Path = "runs",
+    name: str | None = None,
+    on_damaged: Callable[[DataError], None] | None = None,
+) -> list[RunRecord]:
+    """Past runs under ``root``, newest first (``name``: one spec's); damaged ones skipped."""
+    from lstmctl.history.runs import find_runs as find
+
+    return find(root, name, on_damaged)
+
+
+def show_run(ref: str | Path, root: str | Path = "runs") -> RunRecord:
+    """One past run: a run directory, its folder name under ``root``, or a spec name (latest)."""
+    from lstmctl.history.runs import load_run, resolve_run
+
+    return load_run(resolve_run(ref, root))
+
+
+def compare_runs(
+    ref_a: str | Path,
+    ref_b: str | Path,
+    root: str | Path = "runs",
+    alpha: float = 0.05,
+    test: str = "welch",
+    plot: str | Path | None = None,
+) -> Comparison:
+    """Two past runs metric by metric: B's mean minus A's, and whether it is significant.
+
+    ``plot`` (a PNG file, written by :func:`plot_comparison`) is checked first.
+    """
+    from lstmctl.history.runs import compare_runs as compare
+    from lstmctl.history.runs import load_run, resolve_run
+
+    if plot is not None:
+        from lstmctl.targets import check_plot_target
+
+        check_plot_target(plot)  # before any work: a bad target prints nothing
+    a = load_run(resolve_run(ref_a, root))
+    b = load_run(resolve_run(ref_b, root))
+    return compare(a, b, alpha=alpha, test=test)
+
+
+def plot_comparison(cmp: Comparison, path: str | Path) -> Path:
+    """Box plots of both runs' scores (PNG), one panel per metric; returns the file."""
+    from lstmctl.history.runs import plot_comparison as plot
+
+    return plot(cmp, Path(path))
 
 
 def validate(spec: Spec | str | Path, overrides: list[str] | None = None) -> Spec:

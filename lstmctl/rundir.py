@@ -169,12 +169,16 @@ def _finite(x: Any, path: str, where: list[str]) -> Any:
     return x
 
 
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    """Rows of dicts as CSV text (the header from the first row)."""
-    if not rows:
+def csv_text(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """Rows of dicts as CSV text (the header: ``columns``, else the first row's keys).
+
+    No rows and no ``columns``: no text at all; a missing value is an empty field.
+    """
+    if not rows and columns is None:
         return ""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    fields = columns if columns is not None else list(rows[0])
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()

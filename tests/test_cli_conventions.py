@@ -233,3 +233,63 @@ def test_json_on_stdout_is_strict_even_for_an_old_results_file(tmp_path: Path) -
     ]
     rows = strict_json(invoke("runs", "list", "-d", str(tmp_path), "-f", "json").stdout)
     assert rows[0]["mean"] is None
+
+
+# ------------------------------------------------------------------ one output layer, one facade
+
+CLI = Path(__file__).resolve().parent.parent / "lstmctl" / "cli"
+# What the commands may import: the facade, the renderers, the ground floor.
+CLI_MAY_IMPORT = (
+    "lstmctl.cli",
+    "lstmctl.api",
+    "lstmctl.report.",
+    "lstmctl.history.view",
+    "lstmctl.tuning.report",
+    "lstmctl.errors",
+    "lstmctl.signals",
+    "lstmctl.memory",
+    "lstmctl.rundir",
+)
+
+
+def test_the_cli_calls_the_library_only_through_the_api() -> None:
+    import ast
+
+    found = []
+    for path in sorted(CLI.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [
+                    f"{node.module}.{a.name}" if node.module == "lstmctl" else node.module
+                    for a in node.names
+                ]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            found += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith("lstmctl")
+                and n != "lstmctl.__version__"
+                and not n.startswith(CLI_MAY_IMPORT)
+            ]
+    assert not found, found
+
+
+def test_only_the_output_layer_writes_results() -> None:
+    for path in sorted(CLI.glob("*.py")):
+        if path.name == "output.py":
+            continue
+        code = path.read_text(encoding="utf-8")
+        for banned in ("print(", "sys.stdout", "json.dumps", "import csv"):
+            hits = [ln for ln in code.splitlines() if banned in ln and "err().print(" not in ln]
+            assert not hits, (path.name, hits)
+
+
+def test_an_empty_csv_keeps_its_header_when_the_columns_are_known() -> None:
+    from lstmctl.rundir import csv_text
+
+    assert csv_text([]) == ""
+    assert csv_text([], ["origin", "step"]) == "origin,step\n"
+    assert csv_text([{"step": 1}], ["origin", "step"]) == "origin,step\n,1\n"

@@ -26,7 +26,7 @@ from test_tune import tune_spec
 from lstmctl import signals
 from lstmctl.api import tune
 from lstmctl.modeldir.format import open_model_dir
-from lstmctl.training import fused, keras_fit
+from lstmctl.training import fused, keras_fit, replicas
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir
@@ -169,14 +169,14 @@ def test_the_trainers_stop_at_the_next_step_after_a_dropped_signal(
 
     # Building the replicas (minutes for many): at the next one.
     built: list[int] = []
-    build = fused.build_model
+    build = replicas.build_model
 
     def build_and_drop(*args: Any) -> Any:
         built.append(1)
         drop_a_signal(signal.SIGINT)
         return build(*args)
 
-    monkeypatch.setattr(fused, "build_model", build_and_drop)
+    monkeypatch.setattr(replicas, "build_model", build_and_drop)
     with signals.handled(announce=False), pytest.raises(signals.Signalled):
         fused.fit_fused(make_spec(repeats=5), data)
     assert built == [1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
+
 
 def saved_row(saved: Any) -> dict[str, Any]:
     """The same facts as one flat row (``--format csv``): one column per fact."""
@@ -69,3 +71,8 @@ def saved_lines(saved: Any) -> str:
         )
     lines.append(f"  files: {', '.join(m['files'])}  ({m['seconds']:.1f} s)")
     return "\n".join(lines) + "\n"
+
+
+def render_saved(saved: Any, console: Console) -> None:
+    """:func:`saved_lines` on ``console``, as they are (no markup, never wrapped)."""
+    console.print(saved_lines(saved), end="", markup=False, soft_wrap=True)

@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 
 from lstmctl.spec import Spec, load_spec
-from lstmctl.spec.derive import diagnosis_repeats as diagnosis_repeats  # the CLI's
 from lstmctl.spec.derive import diagnosis_spec
 from lstmctl.spec.tune_space import check_space
 
