@@ -19,7 +19,9 @@ from lstmctl.data.pipeline import Pipeline
 from lstmctl.data.transforms import Difference, Log
 from lstmctl.errors import DataError, UsageError
 from lstmctl.modeldir.format import open_model_dir
-from lstmctl.serving.predict import MAX_HORIZON, Engine, Predictor, predict
+from lstmctl.serving.engines import Engine
+from lstmctl.serving.forecast import MAX_HORIZON, Predictor
+from lstmctl.serving.predict import predict
 
 lifecycle_dir = fx.lifecycle_dir
 saved_plain = fx.saved_plain

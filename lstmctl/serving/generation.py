@@ -80,14 +80,20 @@ class TextCodec:
         return [index[t] for t in tokens]
 
     def decode(self, ids: list[int]) -> str:
-        tokens = [self.vocabulary[i] for i in ids]
         if self.level == "char":
-            return "".join(tokens)
+            return "".join(self.vocabulary[i] for i in ids)
         out = ""
-        for t in tokens:
-            glue = not out or t[0] in _CLOSING or out.endswith("(")
-            out += t if glue else " " + t
+        for i in ids:
+            out += self.piece(i, out[-1:])
         return out
+
+    def piece(self, token: int, before: str) -> str:
+        """Token ``token`` as text after text ending in ``before`` (its last character, or "")."""
+        t = self.vocabulary[token]
+        if self.level == "char":
+            return t
+        glue = not before or t[0] in _CLOSING or before == "("
+        return t if glue else " " + t
 
     def window_input(self, ids: list[int]) -> np.ndarray:
         """The last ``window`` ids as one model input, left-padded when the prompt is short."""
@@ -143,16 +149,19 @@ def iter_text(
         raise UsageError(f"expected a temperature >= 0, found {temperature}", where="temperature")
     check_seed(seed)
     rng = np.random.default_rng(seed)
-    ids = codec.encode(prompt)
-    new: list[int] = []
-    for _ in range(length):
-        probs = np.asarray(model.predict_on_batch(codec.window_input(ids + new)))
-        new.append(sample_index(probs.reshape(-1), temperature, rng))
-        before = codec.decode(new[:-1])
-        text = codec.decode(new)
-        if codec.level == "word" and prompt and len(new) == 1:
+    # Only the last `window` ids reach the model, and each token is decoded
+    # once, after the last character written so far: every step costs the same.
+    recent = codec.encode(prompt)[-codec.window :]
+    last = ""  # the continuation's last character ("" before any)
+    for n in range(length):
+        probs = np.asarray(model.predict_on_batch(codec.window_input(recent)))
+        token = sample_index(probs.reshape(-1), temperature, rng)
+        recent = [*recent[1 - codec.window :], token] if codec.window > 1 else [token]
+        text = codec.piece(token, last)
+        last = (last + text)[-1:]
+        if codec.level == "word" and prompt and n == 0:
             text = " " + text  # words continue a prompt after a space, as the text would
-        yield text[len(before) :] if len(new) > 1 else text
+        yield text
 
 
 # --------------------------------------------------------------------------- from a run
