@@ -51,7 +51,7 @@ def lifecycle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def saved_plain(lifecycle_dir: Path) -> Path:
     """A stateless model, finalized without ONNX (Keras engine)."""
-    from lstmctl.workflows.lifecycle import finalize
+    from lstmctl.workflows.finalize import finalize
 
     csv = series_csv(lifecycle_dir / "series.csv")
     spec = spec_file(lifecycle_dir / "plain.yaml", csv)
@@ -61,7 +61,7 @@ def saved_plain(lifecycle_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def saved_stateful(lifecycle_dir: Path) -> Path:
     """A stateful model exported to ONNX (its LSTM states are ONNX inputs and outputs)."""
-    from lstmctl.workflows.lifecycle import finalize
+    from lstmctl.workflows.finalize import finalize
 
     csv = series_csv(lifecycle_dir / "series2.csv", seed=1)
     spec = spec_file(lifecycle_dir / "stateful.yaml", csv, stateful=True)

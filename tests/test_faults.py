@@ -183,13 +183,13 @@ def assert_intact(d: Path, before: dict[str, str]) -> None:
 def test_disk_full_while_saving_an_in_place_update_keeps_the_model(
     model_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lstmctl.workflows.lifecycle as lifecycle
+    import lstmctl.workflows.modelfiles as modelfiles
 
     def save_half(model: Any, path: Path) -> None:
         path.write_bytes(b"PK\x03\x04" + b"\0" * 1000)  # half a zip archive, then the disk is full
         raise disk_full(path)
 
-    monkeypatch.setattr(lifecycle, "save_keras", save_half)
+    monkeypatch.setattr(modelfiles, "save_keras", save_half)
     before = digest(model_copy)
     new = tmp_path / "new.csv"
     new.write_text(NEW_ROWS)
@@ -205,13 +205,13 @@ def test_disk_full_while_saving_an_in_place_update_keeps_the_model(
 def test_disk_full_while_exporting_onnx_keeps_the_model_finalize_force_replaces(
     model_copy: Path, lifecycle_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lstmctl.workflows.lifecycle as lifecycle
+    import lstmctl.workflows.modelfiles as modelfiles
 
     def export_half(keras_path: Path, onnx_path: Path) -> dict[str, Any]:
         onnx_path.write_bytes(b"\x08\x07" * 500)
         raise disk_full(onnx_path)
 
-    monkeypatch.setattr(lifecycle, "export_onnx", export_half)
+    monkeypatch.setattr(modelfiles, "export_onnx", export_half)
     before = digest(model_copy)
     spec = lifecycle_dir / "plain.yaml"  # the spec saved_plain was finalized from
     r = CliRunner().invoke(app, ["finalize", str(spec), "--out", str(model_copy), "--force"])

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from lstmctl.cli import app
 from lstmctl.errors import UsageError
-from lstmctl.history.runs import compare_runs, load_run, resolve_run, significance
+from lstmctl.history.compare import compare_runs, significance
+from lstmctl.history.runs import load_run, resolve_run
 from lstmctl.rundir import run_started
 
 runner = CliRunner()
@@ -189,7 +190,7 @@ def test_higher_accuracy_is_better(tmp_path: Path) -> None:
     a = fake_run(tmp_path, "a-20260101-000000", {"accuracy": [0.70, 0.72, 0.71, 0.69, 0.70]})
     b = fake_run(tmp_path, "b-20260101-000001", {"accuracy": [0.90, 0.91, 0.92, 0.90, 0.89]})
     (m,) = compare_runs(load_run(a), load_run(b)).metrics
-    assert m.significant and m.better == "b" and m.diff > 0
+    assert m.significant and m.better == "b" and m.diff is not None and m.diff > 0
 
 
 def test_significance_needs_repeats() -> None:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from lstmctl.cli import app
 from lstmctl.modeldir.format import open_model_dir
-from lstmctl.workflows.lifecycle import update
+from lstmctl.workflows.update import update
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir

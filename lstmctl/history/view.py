@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from lstmctl.history.runs import Comparison, RunRecord
+from lstmctl.history.compare import Comparison
+from lstmctl.history.record import RunRecord
 from lstmctl.report.table import sparkline
 
 

@@ -1,0 +1,223 @@
+"""What finalize and update share: the saved-model record, the files of a model directory.
+
+``save_model`` writes a forecasting model directory (spec, preprocessing, the
+rows trained on, the Keras model and, when it exports, the ONNX graph);
+``write_model`` and ``reported_stop`` turn a full disk or a signal into an
+error that says what is left at the target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmctl.errors import Interrupted, RunError
+from lstmctl.modeldir.format import open_model_dir, save_keras, write_model_dir
+from lstmctl.modeldir.onnx import ExportFailed, export_onnx
+from lstmctl.spec import Spec
+from lstmctl.training.network import replay_states
+
+log = logging.getLogger("lstmctl")
+
+
+@dataclass
+class SavedModel:
+    """What ``finalize`` and ``update`` report."""
+
+    path: Path
+    manifest: dict[str, Any]
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "model": str(self.path),
+            "name": m.get("name"),
+            "arch": m.get("arch"),
+            "trained": m.get("trained"),
+            "onnx": m.get("onnx"),
+            "lineage": m.get("lineage"),
+            "files": sorted(m.get("files", {})),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def one_fit(fits: list[Any]) -> Any:
+    """The one repeat fitted, or the error it failed with."""
+    fit = fits[0]
+    if fit.error is not None or not fit.weights:
+        raise RunError(f"training failed: {fit.error or 'no weights'}", where="train")
+    return fit
+
+
+def last_value(values: list[float] | None) -> float | None:
+    return float(values[-1]) if values else None
+
+
+def clean_frame(spec: Spec) -> tuple[pd.DataFrame, list[str]]:
+    """The used columns after missing-value handling, with their time labels (as prepare)."""
+    from lstmctl.data.loading import load_csv
+    from lstmctl.data.pipeline import Pipeline
+
+    frame, labels = load_csv(spec.data)
+    lab = pd.Series(labels, index=frame.index)
+    frame = Pipeline.from_spec(spec.data, str(spec.data.path)).clean(frame, record=True)
+    return frame.reset_index(drop=True), [str(v) for v in lab.loc[frame.index]]
+
+
+def raw_rows(spec: Spec) -> str:
+    """The used and time columns of the data file, as written (what `update` appends to)."""
+    cols = file_columns(spec)
+    raw = pd.read_csv(str(spec.data.path), dtype=str, encoding="utf-8-sig")
+    return str(raw[cols].to_csv(index=False, lineterminator="\n"))
+
+
+def file_columns(spec: Spec) -> list[str]:
+    time_cols = spec.data.time
+    times = [] if time_cols is None else [time_cols] if isinstance(time_cols, str) else time_cols
+    return [*times, *spec.data.target, *spec.data.features]
+
+
+def time_info(spec: Spec, labels: list[str]) -> dict[str, Any]:
+    """The time columns and, when the labels are dates of a regular frequency, that frequency."""
+    from pandas.tseries.api import guess_datetime_format
+
+    t = spec.data.time
+    cols = [] if t is None else [t] if isinstance(t, str) else list(t)
+    info: dict[str, Any] = {"columns": cols, "freq": None, "format": None}
+    recent = [s for s in labels[-24:] if s]
+    if len(recent) < 3:
+        return info
+    fmt = guess_datetime_format(recent[-1])
+    if fmt is None:
+        return info
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(pd.Series(recent), format=fmt))
+        freq = pd.infer_freq(stamps)
+    except (ValueError, TypeError):
+        return info
+    if freq:
+        info.update(freq=freq, format=fmt)
+    return info
+
+
+def json_value(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return None
+    return v if isinstance(v, str) else float(v)
+
+
+def replayed_states(model: Any, pre: Any, inputs: np.ndarray, rows: int) -> list[list[list[float]]]:
+    """A stateful model's states after the training rows (``pre``: the saved pipeline).
+
+    Every window up to the one ending a row before the last is replayed: the
+    saved last window (ending at the last row) is then the first one a forecast feeds.
+    """
+    lb = pre.lookback
+    origins = np.arange(pre.context - 1, rows - 1)
+    idx = origins[:, None] + np.arange(-lb + 1, 1)[None, :]
+    X = np.asarray(inputs[idx], dtype=np.float32)
+    X = X[~np.isnan(X).any(axis=(1, 2))]
+    return [s.tolist() for s in replay_states(model, X)]
+
+
+def save_model(
+    spec: Spec,
+    out: Path,
+    model: Any,
+    pre_state: dict[str, Any],
+    raw_csv: str,
+    trained: dict[str, Any],
+    lineage: dict[str, Any] | None,
+    force: bool,
+    onnx: bool,
+) -> dict[str, Any]:
+    manifest: dict[str, Any] = {
+        "kind": "forecast",
+        "name": spec.name,
+        "arch": spec.model.arch,
+        "stateful": spec.model.stateful,
+        "inputs": [{"name": t.name, "shape": list(t.shape)} for t in model.inputs],
+        "outputs": [{"shape": list(t.shape)} for t in model.outputs],
+        "trained": trained,
+        "lineage": lineage,
+    }
+
+    def keras_file(path: Path) -> None:
+        save_keras(model, path)
+
+    def onnx_file(path: Path) -> None:
+        if not onnx:
+            manifest["onnx"] = {"skipped": "--no-onnx"}
+            return
+        try:
+            manifest["onnx"] = export_onnx(path.parent / "model.keras", path)
+        except ExportFailed as e:
+            log.warning("model.onnx not written: %s (predict will use Keras)", e)
+            manifest["onnx"] = {"skipped": str(e)}
+            path.unlink(missing_ok=True)
+
+    # The spec as the user wrote it (finalize only drops its test part, as
+    # manifest.trained.split says): `update --scheme refit` trains it again.
+    writers = {
+        "spec.yaml": lambda p: p.write_text(spec.to_yaml(), encoding="utf-8"),
+        "preprocess.json": lambda p: p.write_text(
+            json.dumps(pre_state, indent=1, allow_nan=False) + "\n", encoding="utf-8"
+        ),
+        "data.csv": lambda p: p.write_text(raw_csv, encoding="utf-8"),
+        "model.keras": keras_file,
+        "model.onnx": onnx_file,
+    }
+    write_model(out, writers, manifest, force)
+    return open_model_dir(out).manifest
+
+
+def _manifest_digest(target: Path) -> str | None:
+    try:
+        return hashlib.sha256((target / "manifest.json").read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _what_was_left(target: Path, before: str | None) -> str:
+    """What a failed or interrupted save left at ``target``: as it was, or the new model."""
+    now = _manifest_digest(target)
+    if now == before:
+        return "nothing was written" if before is None else "the model there is as it was"
+    return "the new model was saved"
+
+
+def write_model(out: Path, writers: dict[str, Any], manifest: dict[str, Any], force: bool) -> None:
+    """``write_model_dir``; a filesystem fault (disk full) is a RunError saying what is left."""
+    before = _manifest_digest(out)
+    try:
+        write_model_dir(out, writers, manifest, force=force)
+    except OSError as e:
+        raise RunError(
+            f"cannot write the model directory: {e.strerror or e} ({_what_was_left(out, before)})",
+            where=str(out),
+        ) from None
+
+
+@contextmanager
+def reported_stop(target: Path) -> Iterator[None]:
+    """A signal (Ctrl-C, or SIGTERM under the CLI) is an Interrupted saying what is left."""
+    from lstmctl.signals import interrupted, signum_of
+
+    before = _manifest_digest(target)
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        sig = signum_of(e)
+        raise Interrupted(
+            f"{interrupted(sig)}; {_what_was_left(target, before)}", where=str(target), signum=sig
+        ) from None

@@ -1,0 +1,392 @@
+"""Lesson 14: keep a saved model current with new rows.
+
+``update(model_dir, new_rows, scheme)`` keeps a saved model current:
+
+* ``fine-tune``: continue training on the windows whose targets are new rows;
+* ``fine-tune-all``: continue training on every window, old and new;
+* ``refit``: fit from scratch on old + new rows with the saved spec.
+
+Fine-tuning keeps the saved preprocessing: the scaler fitted on the original
+rows stays under the network trained with it (new values beyond its range
+map beyond the scaled range; ``refit`` refits it). Fine-tuning starts a fresh
+optimizer (optimizer moments are not saved) and trains through the compiled
+trainer, which can start from given weights and carries a stateful model's
+states explicitly. The new rows (``--data``) are read here; data errors about
+the combined rows name the file and line each row came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmctl.data.prepared import Prepared
+from lstmctl.errors import DataError, ModelDirError, UsageError, undecodable
+from lstmctl.modeldir.format import ModelDir, check_target, open_model_dir
+from lstmctl.spec import Spec
+from lstmctl.spec.derive import fine_tune_spec, with_data_path
+from lstmctl.training.result import Progress
+from lstmctl.workflows.finalize import fit_and_save
+from lstmctl.workflows.modelfiles import (
+    SavedModel,
+    clean_frame,
+    file_columns,
+    json_value,
+    last_value,
+    one_fit,
+    raw_rows,
+    replayed_states,
+    reported_stop,
+    save_model,
+    time_info,
+)
+
+log = logging.getLogger("lstmctl")
+
+
+SCHEMES = ("fine-tune", "fine-tune-all", "refit")
+
+
+def update(
+    model: str | Path,
+    data: str | Path | None = None,
+    scheme: str = "fine-tune",
+    epochs: int | None = None,
+    out: str | Path | None = None,
+    in_place: bool = False,
+    force: bool = False,
+    onnx: bool = True,
+    text: str | None = None,
+    progress: Progress | None = None,
+) -> SavedModel:
+    """Update a saved model with new rows (``data``: a CSV file; or ``text``) under ``scheme``."""
+    start = time.perf_counter()
+    _check_scheme(scheme, epochs)
+    src = Path(model)
+    md = open_model_dir(src)
+    if md.manifest.get("kind", "forecast") != "forecast" or not md.has("data.csv"):
+        raise ModelDirError(
+            "expected a forecasting model saved with its data (data.csv), found none",
+            where=str(src),
+        )
+    target = _update_target(src, out, in_place)
+    replace = force or in_place  # a model directory there may be replaced, nothing else
+    check_target(target, force=replace)
+    spec = md.spec()
+    from lstmctl.training.backend import use_backend
+
+    # Fine-tuning trains on the compiled JAX trainer (the only one that starts
+    # from given weights); refit trains as the saved spec says.
+    use_backend(spec.backend if scheme == "refit" else "auto")
+    old_csv = md.read_text("data.csv")
+    new_csv, new_lines = _new_rows_csv(spec, data, text)
+    combined, origins = _append_csv(old_csv, new_csv, str(src / "data.csv"), new_lines)
+    lineage = _lineage(md, src, scheme, epochs, new_csv)
+    with (
+        reported_stop(target),
+        tempfile.TemporaryDirectory(prefix="lstmctl-update-") as tmp,
+        _rows_named_by_origin(Path(tmp) / "data.csv", origins),
+    ):
+        path = Path(tmp) / "data.csv"
+        path.write_text(combined, encoding="utf-8")
+        spec2 = with_data_path(spec, str(path))
+        if scheme == "refit":
+            saved = fit_and_save(
+                spec2, target, replace, onnx, progress, lineage=lineage, saved_spec=spec
+            )
+            return SavedModel(target, saved.manifest, time.perf_counter() - start)
+        manifest = _fine_tune(
+            md, spec2, scheme, int(epochs or 1), target, replace, onnx, lineage, progress, spec
+        )
+    return SavedModel(target, manifest, time.perf_counter() - start)
+
+
+def _check_scheme(scheme: str, epochs: int | None) -> None:
+    """``--scheme`` and ``--epochs``, checked before the model is opened."""
+    if scheme not in SCHEMES:
+        raise UsageError(f"expected one of {', '.join(SCHEMES)}, found {scheme!r}", "--scheme")
+    if scheme != "refit" and epochs is None:
+        raise UsageError(
+            f"{scheme} continues training: say for how many epochs with --epochs N "
+            "(lesson 13 found 2 enough on Shampoo)",
+            where="--epochs",
+        )
+    if epochs is not None and epochs < 1:
+        raise UsageError(f"expected --epochs >= 1, found {epochs}", where="--epochs")
+    if epochs is not None and epochs > 2**31 - 1:  # as train.epochs: the trainer counts in int32
+        raise UsageError(f"expected --epochs <= 2147483647, found {epochs}", where="--epochs")
+
+
+def _update_target(src: Path, out: str | Path | None, in_place: bool) -> Path:
+    """Where the updated model goes: ``--out`` (a new place) or the model (``--in-place``)."""
+    if in_place and out is not None:
+        raise UsageError("give --out or --in-place, not both", where="--in-place")
+    if out is None and not in_place:
+        raise UsageError(
+            "say where the updated model goes: --out saved/NEW (the original is kept), "
+            "or --in-place to replace it",
+            where="--out",
+        )
+    target = src if in_place else Path(str(out))
+    if not in_place and target.resolve() == src.resolve():
+        raise UsageError("--out is the model being updated; use --in-place", where="--out")
+    return target
+
+
+def _lineage(
+    md: ModelDir, src: Path, scheme: str, epochs: int | None, new_csv: str
+) -> dict[str, Any]:
+    """What the updated model's manifest says it came from."""
+    return {
+        "scheme": scheme,
+        "epochs": epochs,
+        "parent": {
+            "path": str(src),
+            "created": md.manifest.get("created"),
+            "manifest_sha256": _sha(md),
+        },
+        "new_rows": int(len(pd.read_csv(io.StringIO(new_csv), dtype=str))),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+# "line 63", "lines 61 and 63": how data errors name rows of a CSV.
+_LINES = re.compile(r"\b(lines? )(\d+)(?:( and )(\d+))?")
+
+
+@contextmanager
+def _rows_named_by_origin(combined: Path, origins: list[tuple[str, int]]) -> Iterator[None]:
+    """Data errors about the combined (saved + new) CSV name the file and line each row came from.
+
+    ``origins[i]`` is the file and line of the combined file's row i (line i + 2):
+    the user's ``--data`` file, or the model's own data.csv.
+    """
+    try:
+        yield
+    except DataError as e:
+        tmp = str(combined)
+        if tmp not in str(e):
+            raise
+        raise DataError(*_relocate(e.message, e.where, tmp, origins)) from None
+
+
+def _relocate(
+    message: str, where: str | None, tmp: str, origins: list[tuple[str, int]]
+) -> tuple[str, str | None]:
+    def origin(line: int) -> tuple[str, int]:
+        return origins[line - 2] if 0 <= line - 2 < len(origins) else (tmp, line)
+
+    # The file of the first line named is the error's file; another file is named by line.
+    first = _LINES.search(f"{where or ''} {message}")
+    file = origin(int(first.group(2)))[0] if first else origins[-1][0]
+
+    def lines(m: re.Match[str]) -> str:
+        found = [origin(int(n)) for n in (m.group(2), m.group(4)) if n]
+        if all(f == file for f, _ in found):
+            return m.group(1) + " and ".join(str(n) for _, n in found)
+        return " and ".join(f"line {n}" + ("" if f == file else f" of {f}") for f, n in found)
+
+    def fix(text: str) -> str:
+        return _LINES.sub(lines, text).replace(tmp, file)
+
+    return fix(message), None if where is None else fix(where)
+
+
+def _sha(md: ModelDir) -> str:
+
+    return hashlib.sha256((md.path / "manifest.json").read_bytes()).hexdigest()
+
+
+def _new_rows_csv(
+    spec: Spec, data: str | Path | None, text: str | None
+) -> tuple[str, list[tuple[str, int]]]:
+    """The new rows' training columns as CSV, and each row's file and line (for errors)."""
+    if (data is None) == (text is None):
+        raise UsageError("give the new rows with --data FILE (or - for stdin)", where="--data")
+    source = "--data" if data is None or str(data) == "-" else str(data)
+    if text is None:
+        p = Path(str(data))
+        if not p.is_file():
+            raise DataError("data file not found", where=str(p))
+        try:
+            text = p.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as e:
+            line, found = undecodable(e)
+            raise DataError(
+                f"expected UTF-8 text, {found} on line {line} ({e.reason}); save the file as UTF-8",
+                where=source,
+            ) from None
+    try:
+        # Blank lines read as empty rows and then left out, so each row keeps its line number.
+        raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        msg = " ".join(str(e).split())
+        raise DataError(f"expected CSV with a header line ({msg})", source) from None
+    cols = file_columns(spec)
+    absent = [c for c in cols if c not in raw.columns]
+    if absent:
+        raise DataError(
+            f"expected the training columns {', '.join(cols)}, found no {', '.join(absent)}",
+            where=f"{source}: column {absent[0]}",
+        )
+    raw.index = pd.RangeIndex(2, 2 + len(raw))  # the header is line 1
+    raw = raw[raw[cols].notna().any(axis=1)]
+    if raw.empty:
+        raise DataError("expected new rows after the header line, found none", where=source)
+    lines = [(source, int(n)) for n in raw.index]
+    return str(raw[cols].to_csv(index=False, lineterminator="\n")), lines
+
+
+def _append_csv(
+    old: str, new: str, old_source: str, new_lines: list[tuple[str, int]]
+) -> tuple[str, list[tuple[str, int]]]:
+    """The saved rows then the new ones, as CSV, and each row's file and line."""
+    a = pd.read_csv(io.StringIO(old), dtype=str)
+    b = pd.read_csv(io.StringIO(new), dtype=str)
+    text = str(pd.concat([a, b], ignore_index=True).to_csv(index=False, lineterminator="\n"))
+    return text, [(old_source, i + 2) for i in range(len(a))] + new_lines
+
+
+def _fine_tune(
+    md: ModelDir,
+    spec: Spec,
+    scheme: str,
+    epochs: int,
+    target: Path,
+    force: bool,
+    onnx: bool,
+    lineage: dict[str, Any],
+    progress: Progress | None,
+    saved_spec: Spec,
+) -> dict[str, Any]:
+    """Train the saved network on, from its weights, and save it at ``target``."""
+    old_state = md.preprocess
+    n_old = int(old_state["rows"])
+    pre = _saved_pipeline(md, old_state, spec)
+    frame, labels = clean_frame(spec)
+    inputs, X, y = _update_windows(pre, frame, scheme, n_old)
+    tune = fine_tune_spec(spec, epochs, len(X))
+    data = _windows_only(pre, X, y)
+    saved = md.load_keras()
+    from lstmctl.training.updates import fit_windows
+
+    initial = [np.asarray(w) for w in saved.get_weights()]
+    fit = one_fit(fit_windows(tune, data, X, y, [initial], progress))
+    changed = max(
+        float(np.max(np.abs(a - np.asarray(b))))
+        for a, b in zip(fit.weights, saved.get_weights(), strict=True)
+    )
+    log.info(
+        "%s: %d windows, %d epochs, largest weight change %.3g", scheme, len(X), epochs, changed
+    )
+    state = _moved_on(old_state, pre, spec, frame, labels)
+    from lstmctl.models.registry import build_model
+    from lstmctl.training.keras_fit import shapes_for
+
+    model = build_model(spec.model, shapes_for(spec, data, state_mode="explicit"))
+    model.set_weights(fit.weights)
+    if len(model.inputs) > 1:
+        state["states"] = replayed_states(model, pre, inputs, len(frame))
+    trained = {
+        **md.manifest.get("trained", {}),
+        "fine_tuned": {
+            "scheme": scheme,
+            "epochs": epochs,
+            "windows": int(len(X)),
+            "final_loss": last_value(fit.history.get("loss")),
+            "max_weight_change": changed,
+            "rows": len(frame),
+        },
+    }
+    # spec.data.path is the combined old + new file here.
+    raw = raw_rows(spec)
+    return save_model(saved_spec, target, model, state, raw, trained, lineage, force, onnx)
+
+
+def _saved_pipeline(md: ModelDir, old_state: dict[str, Any], spec: Spec) -> Any:
+    """The fitted preprocessing the model was saved with (a damaged entry: ModelDirError)."""
+    from lstmctl.data.pipeline import Pipeline
+
+    try:
+        return Pipeline.from_state(old_state, source=str(spec.data.path))
+    except (KeyError, TypeError, ValueError, AttributeError, DataError) as e:
+        raise ModelDirError(
+            f"expected the fitted preprocessing lstmctl writes, found a damaged entry ({e})",
+            where=str(md.path / "preprocess.json"),
+        ) from None
+
+
+def _update_windows(
+    pre: Any, frame: pd.DataFrame, scheme: str, n_old: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scaled inputs and the windows ``scheme`` trains on (X, y)."""
+    from lstmctl.data.windows import Windower
+
+    t = pre.transform(frame)
+    inputs, scaled = t.inputs, t.targets
+    windower = Windower(pre.lookback, pre.horizon, allow_missing_inputs=pre.mask_value is not None)
+    X, y, origins = windower.fit().transform(inputs, scaled)
+    if scheme == "fine-tune":
+        # Windows with a new row among their targets: what was not learned from yet.
+        keep = origins + pre.horizon >= n_old
+        X, y = X[keep], y[keep]
+    if not len(X):
+        raise DataError(
+            f"expected at least one complete window with new targets, found none in "
+            f"{len(frame) - n_old} new rows",
+            where="--data",
+        )
+    return inputs, X, y
+
+
+def _windows_only(pre: Any, X: np.ndarray, y: np.ndarray) -> Prepared:
+    """The training windows as prepared data, with no validation or test part."""
+    empty_x, empty_y = X[:0], y[:0]
+    return Prepared(
+        X_train=X,
+        y_train=y,
+        X_val=empty_x,
+        y_val=empty_y,
+        X_test=empty_x,
+        y_test=empty_y,
+        actual_test=np.zeros((0, pre.horizon, len(pre.targets))),
+        persistence_test=np.zeros((0, pre.horizon, len(pre.targets))),
+        inverse=lambda p: np.asarray(p, dtype=np.float64),
+        input_names=list(pre.input_names_),
+        target_names=list(pre.targets),
+        test_labels=[],
+        mask_value=pre.mask_value,
+        state={},
+    )
+
+
+def _moved_on(
+    old_state: dict[str, Any], pre: Any, spec: Spec, frame: pd.DataFrame, labels: list[str]
+) -> dict[str, Any]:
+    """The saved preprocess.json after the new rows.
+
+    The fitted preprocessing is kept as it was; only the last observations,
+    the states and the row count move on.
+    """
+    state = dict(old_state)
+    state["rows"] = len(frame)
+    lags = pre.lags
+    context = pre.lookback + lags
+    tail = frame.iloc[-context:]
+    state["tail"] = {
+        "labels": labels[-context:],
+        "columns": {c: [json_value(v) for v in tail[c].tolist()] for c in tail.columns},
+    }
+    state["time"] = {**old_state["time"], **time_info(spec, labels)}
+    return state
