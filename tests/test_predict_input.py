@@ -199,13 +199,16 @@ def test_horizon_cost_is_linear(
     predictor = Predictor(open_model_dir(model), "auto")
     engine = predictor.engine = Counting(predictor.engine)
     cost = {}
-    for k in (100, 200, 400):
+    # Small horizons: the Keras engine (saved_plain has no ONNX graph) takes a
+    # tenth of a second a call, and counts, not seconds, show the growth.
+    horizons = (10, 20, 40)
+    for k in horizons:
         rows[0] = engine.calls = engine.windows = 0
         fc = predictor.predict(horizon=k)
         assert len(fc.rows) == k
         cost[k] = (rows[0], engine.calls, engine.windows)
     pre = predictor.pre
-    for a, b in ((100, 200), (200, 400)):
+    for a, b in zip(horizons, horizons[1:], strict=False):
         # Each further step: one network call on one window...
         assert cost[b][1] - cost[a][1] == b - a
         assert cost[b][2] - cost[a][2] == b - a

@@ -100,16 +100,20 @@ def _error_line(what: str) -> None:
 
 def guarded(fn: Callable[[], T]) -> T:
     """Run ``fn``; show a library error once, as one line, and exit with its code."""
+    from lstmctl import signals
+
     try:
-        return fn()
+        result = fn()
+        # A signal whose exception was dropped on the way (see lstmctl.signals) and
+        # met no later check still ends the command as the signal asked.
+        signals.check()
+        return result
     except LstmctlError as e:
         if _State.debug:  # the traceback as well, and the same line and exit code
             traceback.print_exc(file=sys.stderr)
         _error_line(str(e))
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt as e:
-        from lstmctl import signals
-
         err().print(f"lstmctl: {signals.interrupted(signals.signum_of(e))}", markup=False)
         raise typer.Exit(signals.exit_code(e)) from None
     except OSError as e:

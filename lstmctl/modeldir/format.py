@@ -192,8 +192,12 @@ def header() -> dict[str, Any]:
 
 
 def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
-    from lstmctl.signals import deferred
+    from lstmctl.signals import check, deferred
 
+    # The point of no return: a signal that came while the files were written,
+    # even one whose exception was dropped in a callback, stops here and the
+    # target stays as it was.
+    check()
     # A signal between the two renames would leave the old model under a
     # temporary name: it waits until the swap is done.
     with deferred():
