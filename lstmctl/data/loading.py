@@ -62,21 +62,25 @@ def load_csv(data: DataSpec) -> tuple[pd.DataFrame, list[str]]:
 # --------------------------------------------------------------------------- reading
 
 
-def _read(source: str) -> tuple[pd.DataFrame, list[str]]:
-    """The rows (indexed by CSV line) and the header's names as written."""
-    path = Path(source)
+def read_text_file(path: Path, source: str) -> str:
+    """A data file's text (UTF-8, a byte-order mark dropped), or one DataError naming it."""
     if not path.exists():
         raise DataError("data file not found", where=source)
     if path.is_dir():
         raise DataError("expected a CSV file, found a directory", where=source)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         line, found = undecodable(e)
         raise DataError(
             f"expected UTF-8 text, {found} on line {line} ({e.reason}); save the file as UTF-8",
             where=source,
         ) from None
+
+
+def _read(source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The rows (indexed by CSV line) and the header's names as written."""
+    text = read_text_file(Path(source), source)
     header = check_fields(text, source)
     try:
         raw = pd.read_csv(

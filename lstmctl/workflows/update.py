@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmctl.data.loading import read_text_file
 from lstmctl.data.prepared import Prepared
-from lstmctl.errors import DataError, ModelDirError, UsageError, undecodable
+from lstmctl.errors import DataError, ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir, check_target, open_model_dir
 from lstmctl.spec import Spec
 from lstmctl.spec.derive import fine_tune_spec, with_data_path
@@ -217,16 +218,9 @@ def _new_rows_csv(
     source = "--data" if data is None or str(data) == "-" else str(data)
     if text is None:
         p = Path(str(data))
-        if not p.is_file():
+        if not p.exists():
             raise DataError("data file not found", where=str(p))
-        try:
-            text = p.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as e:
-            line, found = undecodable(e)
-            raise DataError(
-                f"expected UTF-8 text, {found} on line {line} ({e.reason}); save the file as UTF-8",
-                where=source,
-            ) from None
+        text = read_text_file(p, source)
     try:
         # Blank lines read as empty rows and then left out, so each row keeps its line number.
         raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=False)
