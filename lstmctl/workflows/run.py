@@ -84,18 +84,8 @@ def run(
     progress: Progress | None = None,
 ) -> RunResult:
     """Prepare the data, fit R repeats, score each walk-forward against the baseline."""
-    from lstmctl.evaluation.evaluate import (
-        baseline_scores,
-        score_repeat,
-        summarize_repeats,
-    )
     from lstmctl.evaluation.preflight import check_run
-    from lstmctl.report.outputs import RunOutputs
-    from lstmctl.report.tracking import track_run
-    from lstmctl.rundir import create_run_dir, csv_text, discard_run_dir, write_atomic, write_json
-    from lstmctl.serving.generation import RunSamples
-    from lstmctl.signals import interrupted, signum_of
-    from lstmctl.training.fit import iter_repeats, trainer_name
+    from lstmctl.rundir import create_run_dir, write_atomic
 
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides or [])
@@ -111,89 +101,135 @@ def run(
         data.X_train.shape[2],
         ", ".join(data.input_names),
     )
-    baselines = baseline_scores(spec, data)
-    rows: list[Any] = []
-    outputs = RunOutputs(spec, data)
-    samples = RunSamples.for_run(spec, data)  # text runs: generate from the best repeat
-    fits: list[Any] = []  # kept only for evaluate.update, which continues from them
+    state = _Run(spec, data, start)
     # The folder is made once training is about to start (a bad location still fails
     # before any training), so a refused spec leaves none behind.
-    run_dir = create_run_dir(runs_dir or spec.runs_dir, spec.name)
-    write_atomic(run_dir / "spec.yaml", spec.to_yaml())
+    state.run_dir = create_run_dir(runs_dir or spec.runs_dir, spec.name)
+    write_atomic(state.run_dir / "spec.yaml", spec.to_yaml())
+    res = state.fit_and_score(progress)
+    state.write_reports(res)
+    return res
 
-    def result(complete: bool) -> RunResult:
+
+class _Run:
+    """One run as it goes: the scored repeats so far, and the run directory they are saved in."""
+
+    def __init__(self, spec: Spec, data: Any, start: float) -> None:
+        from lstmctl.evaluation.evaluate import baseline_scores
+        from lstmctl.report.outputs import RunOutputs
+        from lstmctl.serving.generation import RunSamples
+
+        self.spec, self.data, self.start = spec, data, start
+        self.baselines = baseline_scores(spec, data)
+        self.rows: list[Any] = []
+        self.outputs = RunOutputs(spec, data)
+        self.samples = RunSamples.for_run(spec, data)  # text runs: generate from the best repeat
+        self.fits: list[Any] = []  # kept only for evaluate.update, which continues from them
+        self.run_dir = Path()
+
+    def result(self, complete: bool) -> RunResult:
+        from lstmctl.evaluation.evaluate import summarize_repeats
+        from lstmctl.training.fit import trainer_name
+
         return RunResult(
-            spec=spec,
-            rows=rows,
-            baselines=baselines,
-            summary=summarize_repeats(spec, rows, baselines),
-            run_dir=run_dir,
-            seconds=time.perf_counter() - start,
-            trainer=trainer_name(spec),
+            spec=self.spec,
+            rows=self.rows,
+            baselines=self.baselines,
+            summary=summarize_repeats(self.spec, self.rows, self.baselines),
+            run_dir=self.run_dir,
+            seconds=time.perf_counter() - self.start,
+            trainer=trainer_name(self.spec),
             complete=complete,
-            n_test=len(data.X_test),
-            target_names=list(data.target_names),
-            outputs=outputs,
+            n_test=len(self.data.X_test),
+            target_names=list(self.data.target_names),
+            outputs=self.outputs,
         )
 
-    def save(res: RunResult) -> None:
-        write_atomic(run_dir / "repeats.csv", csv_text([r.row() for r in rows]))
-        write_json(run_dir / "results.json", res.to_json())
+    def save(self, res: RunResult) -> None:
+        from lstmctl.rundir import csv_text, write_atomic, write_json
 
-    save(result(complete=False))
-    saved_at = time.perf_counter()
-    log.info("run directory %s; trainer %s", run_dir, trainer_name(spec))
-    try:
+        write_atomic(self.run_dir / "repeats.csv", csv_text([r.row() for r in self.rows]))
+        write_json(self.run_dir / "results.json", res.to_json())
+
+    def fit_and_score(self, progress: Progress | None) -> RunResult:
+        """Fit and score every repeat, saving as they come; the complete result."""
+        from lstmctl.rundir import discard_run_dir
+        from lstmctl.training.fit import trainer_name
+
+        spec, rows = self.spec, self.rows
+        self.save(self.result(complete=False))
+        log.info("run directory %s; trainer %s", self.run_dir, trainer_name(spec))
+        try:
+            self._repeats(progress)
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM under the CLI (lstmctl.signals)
+            self.save(self.result(complete=False))
+            raise _interrupted(
+                e,
+                f"after {len(rows)} of {spec.evaluate.repeats} repeats; what finished is in "
+                f"{self.run_dir} (marked incomplete)",
+            ) from None
+        except Exception:
+            if not rows:  # failed before any repeat: an empty "incomplete" run is no record
+                discard_run_dir(self.run_dir)
+            raise
+        res = self.result(complete=True)
+        self.save(res)
+        if rows and not len(res.failed) < len(rows):
+            raise RunError(
+                f"every repeat failed (first: {res.failed[0].error}); see {self.run_dir}",
+                where="run",
+            )
+        return res
+
+    def _repeats(self, progress: Progress | None) -> None:
+        from lstmctl.evaluation.evaluate import score_repeat
+        from lstmctl.rundir import write_json
+        from lstmctl.training.fit import iter_repeats, trainer_name
+
+        spec, data = self.spec, self.data
+        saved_at = time.perf_counter()
         for i, fit in enumerate(iter_repeats(spec, data, progress)):
-            rows.append(score_repeat(spec, data, i, fit))
-            outputs.add(rows[-1], fit)
-            if samples is not None:
-                samples.add(rows[-1], fit)
+            self.rows.append(score_repeat(spec, data, i, fit))
+            self.outputs.add(self.rows[-1], fit)
+            if self.samples is not None:
+                self.samples.add(self.rows[-1], fit)
             if spec.evaluate.update is not None:
-                fits.append(fit)
+                self.fits.append(fit)
             if progress is not None and trainer_name(spec) == "keras":
                 progress(i, spec.train.epochs, spec.train.epochs)  # early stopping ends sooner
-            write_json(run_dir / "history" / f"repeat-{i + 1:02d}.json", fit.history)
+            write_json(self.run_dir / "history" / f"repeat-{i + 1:02d}.json", fit.history)
             if time.perf_counter() - saved_at >= SAVE_EVERY:
-                save(result(complete=False))
+                self.save(self.result(complete=False))
                 saved_at = time.perf_counter()
-    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM under the CLI (lstmctl.signals)
-        save(result(complete=False))
-        raise Interrupted(
-            f"{interrupted(signum_of(e))} after {len(rows)} of {spec.evaluate.repeats} "
-            f"repeats; what finished is in {run_dir} (marked incomplete)",
-            where="run",
-            signum=signum_of(e),
-        ) from None
-    except Exception:
-        if not rows:  # failed before any repeat: an empty "incomplete" run is no record
-            discard_run_dir(run_dir)
-        raise
-    res = result(complete=True)
-    save(res)
-    if rows and not len(res.failed) < len(rows):
-        raise RunError(
-            f"every repeat failed (first: {res.failed[0].error}); see {run_dir}", where="run"
-        )
-    try:
-        if spec.evaluate.update is not None:
-            from lstmctl.evaluation.updating import evaluate_updates
 
-            log.info("update experiment: schemes %s", ", ".join(spec.evaluate.update.schemes))
-            res.updating = evaluate_updates(spec, data, fits)
-            save(res)
-        if samples is not None:
-            res.samples = samples.write(run_dir)  # samples.txt
-            save(res)
-        outputs.write(res)  # forecasts.csv, the plots and report.html
-        track_run(res)  # MLflow, when the spec asks for it
-    except KeyboardInterrupt as e:
-        res.complete = False  # every repeat is scored; the reports after them are not all there
-        save(res)
-        raise Interrupted(
-            f"{interrupted(signum_of(e))} after all {len(rows)} repeats, while writing the "
-            f"reports; the scores are in {run_dir} (marked incomplete)",
-            where="run",
-            signum=signum_of(e),
-        ) from None
-    return res
+    def write_reports(self, res: RunResult) -> None:
+        """The update experiment, samples, forecasts, plots, report.html and tracking."""
+        from lstmctl.report.tracking import track_run
+
+        spec = self.spec
+        try:
+            if spec.evaluate.update is not None:
+                from lstmctl.evaluation.updating import evaluate_updates
+
+                log.info("update experiment: schemes %s", ", ".join(spec.evaluate.update.schemes))
+                res.updating = evaluate_updates(spec, self.data, self.fits)
+                self.save(res)
+            if self.samples is not None:
+                res.samples = self.samples.write(self.run_dir)  # samples.txt
+                self.save(res)
+            self.outputs.write(res)  # forecasts.csv, the plots and report.html
+            track_run(res)  # MLflow, when the spec asks for it
+        except KeyboardInterrupt as e:
+            res.complete = False  # every repeat is scored; the reports after them are not all
+            self.save(res)
+            raise _interrupted(
+                e,
+                f"after all {len(self.rows)} repeats, while writing the reports; the scores "
+                f"are in {self.run_dir} (marked incomplete)",
+            ) from None
+
+
+def _interrupted(e: BaseException, what: str) -> Interrupted:
+    from lstmctl.signals import interrupted, signum_of
+
+    return Interrupted(f"{interrupted(signum_of(e))} {what}", where="run", signum=signum_of(e))
