@@ -55,6 +55,7 @@ class _State:
     deferring = 0  # depth of deferred() blocks
     pending: int | None = None  # a first signal held back by deferred()
     lost = False  # the first signal's exception was dropped where Python ignores exceptions
+    polling = 0  # depth of polled() blocks: the handler only notes the signal
 
 
 def received() -> int | None:
@@ -105,6 +106,8 @@ def _handler(signum: int, frame: Any) -> None:
         if _State.deferring:
             _State.pending = signum
             return
+        if _State.polling:
+            return  # check() raises it at the work's next safe point
         raise Signalled(signum)
     if _State.lost:
         # The first one's exception was dropped, so nothing is being cleaned up yet:
@@ -179,6 +182,26 @@ def deferred() -> Iterator[None]:
     if not _State.deferring and _State.pending is not None:
         signum, _State.pending = _State.pending, None
         raise Signalled(signum)
+
+
+@contextmanager
+def polled() -> Iterator[None]:
+    """Within the block a handled signal is only noted; :func:`check` raises it.
+
+    For framework code that an exception raised at an arbitrary point can
+    leave broken rather than interrupted (TensorFlow tracing or running a
+    function, Keras building a model: a crash of the process, not an
+    exception). The work inside calls :func:`check` at its safe points (a
+    Keras callback at every batch end); the signal is raised when the block
+    ends at the latest. Without :func:`handled` it changes nothing.
+    """
+    _State.polling += 1
+    try:
+        yield
+    finally:
+        _State.polling -= 1
+    if not _State.polling:
+        check()
 
 
 def _raise(signum: int, frame: Any) -> None:

@@ -97,6 +97,25 @@ def test_handler_raises_once_then_ignores_a_second_signal_while_cleaning_up() ->
     assert done == ["the block"] and e2.value.signum == signal.SIGINT
 
 
+def test_a_polled_block_notes_the_signal_and_raises_it_at_a_safe_point() -> None:
+    # Inside polled() (the plain Keras fit, where an exception raised in the middle
+    # of TensorFlow's work can crash the process) the handler only notes the signal.
+    with signals.handled(announce=False):
+        with pytest.raises(signals.Signalled) as e, signals.polled():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run, and raised nothing
+            reached = True
+            signals.check()  # the safe point raises it
+        assert reached and e.value.signum == signal.SIGINT
+    with signals.handled(announce=False):
+        # No safe point inside: the signal is raised as the block ends.
+        with pytest.raises(signals.Signalled), signals.polled():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            reached = True
+        assert reached
+
+
 def drop_a_signal(signum: int) -> None:
     """Send ``signum`` to this process while a garbage-collector callback runs.
 

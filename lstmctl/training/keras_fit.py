@@ -99,6 +99,14 @@ def fit_one_or_fail(
 
 def fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None = None) -> FitResult:
     """Fit and predict one repeat, seeded with ``spec.seed + repeat``."""
+    # A signal raised while TensorFlow traces or runs a step can crash the process
+    # (seen as SIGSEGV on Ctrl-C): here it is only noted, and raised at the next
+    # batch end by the callback, or when the repeat is done.
+    with signals.polled():
+        return _fit_one(spec, data, repeat, progress)
+
+
+def _fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None) -> FitResult:
     import keras
 
     check_windows(spec, data)
