@@ -16,11 +16,12 @@ from lstmctl.workflows.run import RunResult
 
 if TYPE_CHECKING:
     from lstmctl.errors import DataError
-    from lstmctl.history.runs import Comparison, RunRecord
-    from lstmctl.serving.predict import Forecast
+    from lstmctl.history.compare import Comparison
+    from lstmctl.history.record import RunRecord
+    from lstmctl.serving.forecast import Forecast
     from lstmctl.workflows.compare import CompareResult
     from lstmctl.workflows.diagnose import Diagnosis
-    from lstmctl.workflows.lifecycle import SavedModel
+    from lstmctl.workflows.modelfiles import SavedModel
 
 log = logging.getLogger("lstmctl")
 
@@ -116,8 +117,8 @@ def finalize(
     onnx: bool = True,
     progress: Any = None,
 ) -> SavedModel:
-    """Fit on all the data and save a model directory (see workflows.lifecycle)."""
-    from lstmctl.workflows.lifecycle import finalize as finalize_workflow
+    """Fit on all the data and save a model directory (see workflows.finalize)."""
+    from lstmctl.workflows.finalize import finalize as finalize_workflow
 
     return finalize_workflow(spec, out, overrides, force=force, onnx=onnx, progress=progress)
 
@@ -135,7 +136,7 @@ def update(
     progress: Any = None,
 ) -> SavedModel:
     """Continue training a saved model with new rows (``data``: a CSV file; or ``text``)."""
-    from lstmctl.workflows.lifecycle import update as update_workflow
+    from lstmctl.workflows.update import update as update_workflow
 
     return update_workflow(
         model,
@@ -158,15 +159,15 @@ def generate(
     temperature: float = 1.0,
     seed: int | None = None,
 ) -> Iterator[str]:
-    """Sample text from a saved generative model, piece by piece (see workflows.lifecycle)."""
-    from lstmctl.workflows.lifecycle import generate as generate_workflow
+    """Sample text from a saved generative model, piece by piece (see workflows.generate)."""
+    from lstmctl.workflows.generate import generate as generate_workflow
 
     return generate_workflow(model_dir, prompt, length, temperature, seed)
 
 
 def read_input(path: str | Path) -> str:
     """The text of a file of new rows for ``predict`` (UTF-8; a byte-order mark is allowed)."""
-    from lstmctl.serving.predict import read_input as read_text
+    from lstmctl.serving.rows import read_input as read_text
 
     return read_text(path)
 
@@ -228,7 +229,7 @@ def compare_runs(
 
     ``plot`` (a PNG file, written by :func:`plot_comparison`) is checked first.
     """
-    from lstmctl.history.runs import compare_runs as compare
+    from lstmctl.history.compare import compare_runs as compare
     from lstmctl.history.runs import load_run, resolve_run
 
     if plot is not None:
@@ -242,7 +243,7 @@ def compare_runs(
 
 def plot_comparison(cmp: Comparison, path: str | Path) -> Path:
     """Box plots of both runs' scores (PNG), one panel per metric; returns the file."""
-    from lstmctl.history.runs import plot_comparison as plot
+    from lstmctl.history.compare import plot_comparison as plot
 
     return plot(cmp, Path(path))
 

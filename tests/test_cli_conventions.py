@@ -173,7 +173,7 @@ def test_update_csv_and_its_errors_name_the_users_file(saved: tuple[Path, Any]) 
 
 
 def test_update_names_a_line_of_the_saved_rows_by_their_file() -> None:
-    from lstmctl.workflows.lifecycle import _relocate
+    from lstmctl.workflows.update import _relocate
 
     origins = [("model/data.csv", 2), ("model/data.csv", 3), ("new.csv", 5)]
     message, where = _relocate(

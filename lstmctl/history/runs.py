@@ -3,8 +3,7 @@
 Everything is read back from the files a run wrote (``results.json``,
 ``spec.yaml``; see :mod:`lstmctl.history.record`), so history survives upgrades
 and works on folders copied from another machine. Comparing two runs is
-:mod:`lstmctl.history.compare`; its names are re-exported here for callers
-that import them from this module.
+:mod:`lstmctl.history.compare`.
 """
 
 from __future__ import annotations
@@ -19,29 +18,8 @@ from typing import Any
 import yaml
 
 from lstmctl.errors import DataError, UsageError
-from lstmctl.history.compare import (
-    TESTS,
-    Comparison,
-    MetricComparison,
-    compare_runs,
-    plot_comparison,
-    significance,
-)
 from lstmctl.history.record import RunRecord
 from lstmctl.rundir import run_started
-
-__all__ = [
-    "TESTS",
-    "Comparison",
-    "MetricComparison",
-    "RunRecord",
-    "compare_runs",
-    "find_runs",
-    "load_run",
-    "plot_comparison",
-    "resolve_run",
-    "significance",
-]
 
 log = logging.getLogger("lstmctl")
 

@@ -23,10 +23,7 @@ from typing import Any
 
 from lstmctl.modeldir.format import ModelDir, open_model_dir
 from lstmctl.serving.forecast import Forecast, Predictor
-from lstmctl.serving.rows import read_input, read_rows
-
-# Re-exported for callers outside serving/ (api.py) that import them from here.
-__all__ = ["Forecast", "predict", "read_input"]
+from lstmctl.serving.rows import read_rows
 
 
 def predict(

@@ -217,10 +217,7 @@ def _new_rows_csv(
         raise UsageError("give the new rows with --data FILE (or - for stdin)", where="--data")
     source = "--data" if data is None or str(data) == "-" else str(data)
     if text is None:
-        p = Path(str(data))
-        if not p.exists():
-            raise DataError("data file not found", where=str(p))
-        text = read_text_file(p, source)
+        text = read_text_file(Path(str(data)), source)
     try:
         # Blank lines read as empty rows and then left out, so each row keeps its line number.
         raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=False)
