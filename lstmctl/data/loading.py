@@ -1,31 +1,40 @@
-"""Reading a CSV into the columns a spec uses, with errors that name the line.
+"""Reading a data file into the columns a spec uses, with errors that name the line.
 
 ``load_csv(data)`` returns a DataFrame of the target columns followed by the
 feature columns (numeric ones as float64, categorical ones as strings) whose
-index is the CSV line number of each row (the header is line 1), and one time
-label per row.
+index is the CSV line number of each row (the header is line 1; for a Parquet
+file, the row number from 1, and the index is named "row"), and one time
+label per row. The file formats (CSV with a sniffed delimiter, Parquet) are
+read by :mod:`lstmctl.data.reading`.
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from lstmctl.errors import DataError, undecodable
+from lstmctl.data.reading import Table, check_fields, read_table, read_text_file
+from lstmctl.errors import DataError
 
 if TYPE_CHECKING:  # annotations only: `predict` reads rows without pydantic
     from lstmctl.spec import DataSpec
 
-__all__ = ["load_csv", "used_columns", "numeric_columns"]
+# check_fields and read_text_file live in reading; `predict --input` and
+# `update --data` import them from here.
+__all__ = [
+    "load_csv",
+    "used_columns",
+    "numeric_columns",
+    "time_labels",
+    "check_fields",
+    "read_text_file",
+]
 
 
 def used_columns(data: DataSpec) -> list[str]:
@@ -39,98 +48,27 @@ def numeric_columns(data: DataSpec) -> list[str]:
 
 
 def load_csv(data: DataSpec) -> tuple[pd.DataFrame, list[str]]:
-    """Read ``data.path``; return the used columns (indexed by CSV line) and time labels."""
+    """Read ``data.path`` (CSV or Parquet); return the used columns and time labels.
+
+    The columns are indexed by CSV line (or Parquet row).
+    """
     if data.path is None:
         raise DataError("expected a CSV file in data.path, found none", where="data.path")
     source = str(data.path)
     _check_names(data)
-    raw, header = _read(source)
+    table = read_table(source)
+    raw = table.rows
     time_cols = _time_columns(data.time)
-    _check_columns(raw, [*time_cols, *used_columns(data)], source, header)
+    _check_columns(raw, [*time_cols, *used_columns(data)], source, table.header)
 
     frame = pd.DataFrame(index=raw.index)
     for col in used_columns(data):
         if col in data.categorical:
-            frame[col] = raw[col].astype(object).where(raw[col].notna(), np.nan)
+            frame[col] = _categories(raw[col])
         else:
-            frame[col] = _to_numeric(raw[col], col, source, data.coerce)
+            frame[col] = _to_numeric(raw[col], col, source, data.coerce, table)
     labels = time_labels(raw, time_cols, source)
-    frame.index.name = "line"
     return frame, labels
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_text_file(path: Path, source: str) -> str:
-    """A data file's text (UTF-8, a byte-order mark dropped), or one DataError naming it."""
-    if not path.exists():
-        raise DataError("data file not found", where=source)
-    if path.is_dir():
-        raise DataError("expected a CSV file, found a directory", where=source)
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        line, found = undecodable(e)
-        raise DataError(
-            f"expected UTF-8 text, {found} on line {line} ({e.reason}); save the file as UTF-8",
-            where=source,
-        ) from None
-
-
-def _read(source: str) -> tuple[pd.DataFrame, list[str]]:
-    """The rows (indexed by CSV line) and the header's names as written."""
-    text = read_text_file(Path(source), source)
-    header = check_fields(text, source)
-    try:
-        raw = pd.read_csv(
-            io.StringIO(text), dtype=str, skip_blank_lines=False, keep_default_na=True
-        )
-    except pd.errors.EmptyDataError:
-        raise DataError(
-            "expected a header line and data rows, found an empty file", source
-        ) from None
-    except pd.errors.ParserError as e:
-        raise DataError(f"expected CSV, found unreadable text ({_one_line(e)})", source) from None
-    # Line numbers: the header is line 1. Blank lines are read as all-missing rows
-    # (so the numbering stays right) and then left out.
-    raw.index = pd.RangeIndex(2, 2 + len(raw))
-    raw = raw[raw.notna().any(axis=1)]
-    if raw.empty:
-        raise DataError("expected data rows after the header line, found none", where=source)
-    return raw, header
-
-
-def check_fields(text: str, source: str) -> list[str]:
-    """The header's names; a DataError names the first row whose field count differs.
-
-    pandas reads a short row as missing values and, when every row has one field
-    more than the header, the first column as an index: both shift data silently.
-    """
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader, [])
-        for row in reader:
-            if len(row) == len(header) or not any(f.strip() for f in row):
-                continue  # blank lines are left out later
-            fix = (
-                "quote a value that contains a comma"
-                if len(row) > len(header)
-                else "write an empty field for a missing value"
-            )
-            raise DataError(
-                f"expected {len(header)} fields as in the header line, found {len(row)}; {fix}",
-                where=f"{source}: line {reader.line_num}",
-            )
-    except csv.Error as e:
-        raise DataError(
-            f"expected CSV, found unreadable text ({e})", where=f"{source}: line {reader.line_num}"
-        ) from None
-    return header
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split())
 
 
 def _time_columns(time: str | list[str] | None) -> list[str]:
@@ -175,24 +113,53 @@ def _check_columns(
         )
 
 
-def _to_numeric(values: pd.Series, col: str, source: str, coerce: bool) -> pd.Series:
-    out = pd.to_numeric(values.str.strip(), errors="coerce").astype(np.float64)
-    bad = out.isna() & values.notna()
+def _categories(values: pd.Series) -> pd.Series:
+    """Categories as text, as a CSV gives them (a Parquet integer 3 is "3"), missing as NaN."""
+    out = values.astype(object)
+    present = values.notna()
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        out[present] = out[present].map(str)
+    return out.where(present, np.nan)
+
+
+def _to_numeric(values: pd.Series, col: str, source: str, coerce: bool, table: Table) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values):  # Parquet numbers are numbers already
+        out = pd.Series(values.to_numpy(dtype=np.float64, na_value=np.nan), index=values.index)
+    else:
+        out = pd.to_numeric(_decimal_points(values, table), errors="coerce").astype(np.float64)
+    bad = (out.isna() & values.notna()).to_numpy()
     if bad.any() and not coerce:
-        line = int(bad.index[int(np.argmax(bad.to_numpy()))])
+        i = int(np.argmax(bad))
         raise DataError(
-            f"expected a number, found {values.loc[line]!r} "
+            f"expected a number, found {values.iloc[i]!r} "
             "(set data.coerce: true to read such values as missing)",
-            where=f"{source}: column {col}, line {line}",
+            where=f"{source}: column {col}, {_at(values.index, i)}",
         )
     inf = np.isinf(out.to_numpy())
     if inf.any():
-        line = int(out.index[int(np.argmax(inf))])
+        i = int(np.argmax(inf))
         raise DataError(
-            f"expected a finite number, found {values.loc[line]!r}",
-            where=f"{source}: column {col}, line {line}",
+            f"expected a finite number, found {values.iloc[i]!r}",
+            where=f"{source}: column {col}, {_at(values.index, i)}",
         )
     return out
+
+
+def _decimal_points(values: pd.Series, table: Table) -> pd.Series:
+    """The values' text, with decimal commas made points where the file uses them.
+
+    A CSV separated by semicolons, tabs or pipes often comes from a locale
+    that writes 1,5 for 1.5. A column there whose values hold commas and no
+    point is read that way; a column that mixes "1.5" and "1,5", or writes
+    thousands as "1.234,5", is left as it is and its first such value is
+    the error (guessing would silently scale numbers by a thousand).
+    """
+    text = values.str.strip()
+    if not table.decimal_comma:
+        return text
+    if text.str.contains(",", regex=False).any() and not text.str.contains(".", regex=False).any():
+        return text.str.replace(",", ".", regex=False)
+    return text
 
 
 # --------------------------------------------------------------------------- time labels
@@ -202,7 +169,9 @@ def time_labels(raw: pd.DataFrame, time_cols: Sequence[str], source: str) -> lis
     """One label per row: the time column's text, a combined timestamp, or the row number.
 
     Timestamps that parse must increase; text that does not parse as a date
-    (shampoo's ``1-01``) is kept as it is.
+    (shampoo's ``1-01``) is kept as it is. A column of real timestamps (from
+    Parquet) is labelled as a combined one is ("2021-01-31", or with the time
+    of day when there is one), so both read the same downstream.
     """
     if not time_cols:
         return [str(i) for i in range(len(raw))]
@@ -213,12 +182,38 @@ def time_labels(raw: pd.DataFrame, time_cols: Sequence[str], source: str) -> lis
             _check_increasing(stamps, labels, raw.index, time_cols, source)
             return labels
         text = raw[list(time_cols)].fillna("").astype(str).agg(" ".join, axis=1)
+    elif pd.api.types.is_datetime64_any_dtype(raw[time_cols[0]]):
+        return _stamp_labels(raw[time_cols[0]], time_cols, source)
     else:
         text = raw[time_cols[0]].fillna("").astype(str).str.strip()
     stamps = _parse(text, raw.index, time_cols, source)
     if stamps is not None:
         _check_increasing(stamps, text.tolist(), raw.index, time_cols, source)
     return text.tolist()
+
+
+def _stamp_labels(stamps: pd.Series, time_cols: Sequence[str], source: str) -> list[str]:
+    """Labels of a typed time column: every row has a time, in increasing order."""
+    missing = stamps.isna().to_numpy()
+    if missing.any():
+        at = _at(stamps.index, int(np.argmax(missing)))
+        raise DataError(
+            "expected a time in every row, found an empty field",
+            where=f"{source}: column {', '.join(time_cols)}, {at}",
+        )
+    labels = _format(stamps)
+    _check_increasing(stamps, labels, stamps.index, time_cols, source)
+    return labels
+
+
+def _unit(lines: pd.Index) -> str:
+    """How errors name a row: by its CSV line, or by its Parquet row (see reading.Table)."""
+    return "row" if lines.name == "row" else "line"
+
+
+def _at(lines: pd.Index, i: int) -> str:
+    """Where the i-th row is: "line 7" in a CSV, "row 6" in a Parquet file."""
+    return f"{_unit(lines)} {int(lines[i])}"
 
 
 def _parse(
@@ -239,7 +234,7 @@ def _parse(
         found = repr(text.iloc[i]) if text.iloc[i] else "an empty field"
         raise DataError(
             f"expected a time like the first row's {text.iloc[0]!r} (format {fmt}), found {found}",
-            where=f"{source}: column {', '.join(time_cols)}, line {int(lines[i])}",
+            where=f"{source}: column {', '.join(time_cols)}, {_at(lines, i)}",
         )
     return stamps
 
@@ -272,11 +267,12 @@ def _check_increasing(
     bad = np.flatnonzero(values[1:] <= values[:-1])
     if bad.size:
         i = int(bad[0]) + 1
-        where = f"{source}: column {', '.join(time_cols)}, line {int(lines[i])}"
+        where = f"{source}: column {', '.join(time_cols)}, {_at(lines, i)}"
         if values[i] == values[i - 1]:
+            rows = f"{_unit(lines)}s {int(lines[i - 1])} and {int(lines[i])}"
             raise DataError(
-                f"expected each time once, found {shown[i]!r} on lines {int(lines[i - 1])} "
-                f"and {int(lines[i])}; remove or merge the repeated row",
+                f"expected each time once, found {shown[i]!r} on {rows}; "
+                "remove or merge the repeated row",
                 where=where,
             )
         raise DataError(
