@@ -458,6 +458,8 @@ def test_scaler_round_trip_and_saved_state(
 @example(x=np.array([[0.0], [1.0]]), low=0.0, high=math.inf)  # everything became nan
 @example(x=np.array([[0.0], [1.0]]), low=-1e308, high=1e308)  # high - low overflows
 @example(x=np.array([[0.0], [0.3], [1.0]]), low=0.0, high=5e-324)  # 0.3 came back as 0
+@example(x=np.array([[3.0]]), low=0.0, high=1.7976931348623157e308)  # constant: 3 * scale = inf
+@example(x=np.array([[1.20703125]]), low=-35184372088833.0, high=0.0)  # constant lost digits
 def test_any_range_the_spec_accepts_is_undone(x: np.ndarray, low: float, high: float) -> None:
     try:
         spec = ScaleSpec(kind="minmax", range=(low, high))

@@ -261,7 +261,7 @@ class Scaler(_Named):
 class MinMaxScaler(Scaler):
     """Map each column's training [min, max] onto ``feature_range``.
 
-    A constant column maps to the range's low end (scale 1, no division by 0).
+    A constant column maps to the range's low end (no division by 0).
     """
 
     kind = "minmax"
@@ -282,8 +282,11 @@ class MinMaxScaler(Scaler):
         self.data_min_ = np.nanmin(x, axis=0)
         self.data_max_ = np.nanmax(x, axis=0)
         span = self.data_max_ - self.data_min_
-        span = np.where(span == 0, 1.0, span)
-        self.scale_ = (hi - lo) / span
+        # A constant column has no span: its scale is half the range's width over the
+        # value's size (at least 1), so value * scale can neither overflow (even rounded
+        # up) nor lose the value.
+        size = 2.0 * np.maximum(1.0, np.abs(self.data_min_))
+        self.scale_ = (hi - lo) / np.where(span == 0, size, span)
         self.min_ = lo - self.data_min_ * self.scale_
         return self
 
