@@ -142,7 +142,8 @@ def test_every_run_directory_gets_plots_forecasts_and_a_report(run_dir: Path) ->
     rows = list(csv.DictReader(io.StringIO((run_dir / "forecasts.csv").read_text())))
     assert len(rows) == results["test_windows"] == 12
     assert set(rows[0]) == {
-        "time", "step", "target", "actual", "persistence", "repeat_01", "repeat_02", "repeat_03"
+        "time", "step", "target", "actual", "persistence", "repeat_01", "repeat_02", "repeat_03",
+        "ensemble",
     }  # fmt: skip
     # The forecasts are the ones scored: each repeat's RMSE comes back from the file.
     actual = np.array([float(r["actual"]) for r in rows])

@@ -77,8 +77,9 @@ def test_run_refuses_a_bad_name_before_training_on_every_backend(
 def test_one_metric_vocabulary() -> None:
     from typing import get_args
 
-    from lstmctl.evaluation.metrics import METRICS
+    from lstmctl.evaluation.metrics import METRICS, SCALED
     from lstmctl.spec import Metric
 
-    assert set(METRICS) == set(vocabulary.LOWER_IS_BETTER) == set(get_args(Metric))
+    every = set(METRICS) | set(SCALED)
+    assert every == set(vocabulary.LOWER_IS_BETTER) == set(get_args(Metric))
     assert set(vocabulary.CLASSIFICATION_METRICS) <= set(METRICS)

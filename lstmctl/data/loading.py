@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,7 +29,10 @@ if TYPE_CHECKING:  # annotations only: `predict` reads rows without pydantic
 # check_fields and read_text_file live in reading; `predict --input` and
 # `update --data` import them from here.
 __all__ = [
+    "LongTable",
     "load_csv",
+    "load_long",
+    "panel_columns",
     "used_columns",
     "numeric_columns",
     "time_labels",
@@ -71,6 +75,100 @@ def load_csv(data: DataSpec) -> tuple[pd.DataFrame, list[str]]:
     return frame, labels
 
 
+@dataclass
+class LongTable:
+    """A long-format table (``data.series``) as read, rows in the file's order.
+
+    ``frame`` holds the targets, features, known and static columns (numeric
+    ones as float64, categorical ones as text), indexed by CSV line (or Parquet
+    row); ``ids`` is each row's series id (several series columns joined by
+    "/"), ``times`` its time (timestamps, or numbers when the time column holds
+    numbers), ``labels`` its time as the file writes it.
+    """
+
+    frame: pd.DataFrame
+    ids: np.ndarray
+    times: pd.Series
+    labels: np.ndarray
+
+
+def panel_columns(data: DataSpec) -> list[str]:
+    """The value columns of a panel: targets, features, known, then static."""
+    return [*data.target, *data.features, *data.known, *data.static]
+
+
+def load_long(data: DataSpec) -> LongTable:
+    """Read a long table of many series (``data.series``): value columns, ids, times.
+
+    Nothing is sorted or checked per series here (:mod:`lstmctl.data.panel` does);
+    a missing column is an error with a did-you-mean, as for one series.
+    """
+    if data.path is None or not data.series:
+        raise DataError("expected data.path and data.series", where="data.series")
+    source = str(data.path)
+    _check_names(data)
+    table = read_table(source)
+    raw = table.rows
+    time_cols = _time_columns(data.time)
+    _check_columns(raw, [*data.series, *time_cols, *panel_columns(data)], source, table.header)
+    frame = pd.DataFrame(index=raw.index)
+    for col in panel_columns(data):
+        if col in data.categorical:
+            frame[col] = _categories(raw[col])
+        else:
+            frame[col] = _to_numeric(raw[col], col, source, data.coerce, table)
+    parts = [_categories(raw[c]) for c in data.series]
+    for c, part in zip(data.series, parts, strict=True):
+        empty = part.isna().to_numpy()
+        if empty.any():
+            raise DataError(
+                "expected a series id in every row, found an empty field",
+                where=f"{source}: column {c}, {_at(raw.index, int(np.argmax(empty)))}",
+            )
+    ids = parts[0].astype(str)
+    if len(parts) > 1:  # several id columns: "store/item"
+        ids = pd.concat(parts, axis=1).astype(str).agg("/".join, axis=1)
+    times, labels = _long_times(raw, time_cols, source)
+    return LongTable(frame, ids.to_numpy(dtype=object), times, labels)
+
+
+def _long_times(
+    raw: pd.DataFrame, time_cols: Sequence[str], source: str
+) -> tuple[pd.Series, np.ndarray]:
+    """Each row's time (for ordering within its series) and its label."""
+    if len(time_cols) > 1:
+        stamps = _assemble(raw[list(time_cols)])
+        if stamps is None:
+            raise DataError(
+                "expected the time columns to combine into timestamps (year, month, day, ...)",
+                where=f"{source}: columns {', '.join(time_cols)}",
+            )
+        return stamps, np.asarray(_format(stamps), dtype=object)
+    col = raw[time_cols[0]]
+    if pd.api.types.is_datetime64_any_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        missing = col.isna().to_numpy()
+        if missing.any():
+            raise DataError(
+                "expected a time in every row, found an empty field",
+                where=f"{source}: column {time_cols[0]}, {_at(raw.index, int(np.argmax(missing)))}",
+            )
+        if pd.api.types.is_datetime64_any_dtype(col):
+            return col, np.asarray(_format(col), dtype=object)
+        return col.astype(np.float64), col.astype(str).to_numpy(dtype=object)
+    text = col.fillna("").astype(str).str.strip()
+    stamps = _parse(text, raw.index, time_cols, source)
+    if stamps is None:
+        numbers = pd.to_numeric(text, errors="coerce")
+        if numbers.isna().any():
+            i = int(np.argmax(numbers.isna().to_numpy()))
+            raise DataError(
+                f"expected a date or a number to order each series by, found {text.iloc[i]!r}",
+                where=f"{source}: column {time_cols[0]}, {_at(raw.index, i)}",
+            )
+        return numbers.astype(np.float64), text.to_numpy(dtype=object)
+    return stamps, text.to_numpy(dtype=object)
+
+
 def _time_columns(time: str | list[str] | None) -> list[str]:
     if time is None:
         return []
@@ -78,7 +176,9 @@ def _time_columns(time: str | list[str] | None) -> list[str]:
 
 
 def _check_names(data: DataSpec) -> None:
-    for key, names in (("data.target", data.target), ("data.features", data.features)):
+    keys = [("data.target", data.target), ("data.features", data.features)]
+    keys += [("data.known", data.known), ("data.static", data.static)]
+    for key, names in keys:
         dup = sorted({c for c in names if names.count(c) > 1})
         if dup:
             raise DataError(f"expected each column once, found {dup} repeated", where=key)

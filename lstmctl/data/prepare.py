@@ -18,10 +18,10 @@ import pandas as pd
 
 from lstmctl.data.loading import load_csv
 from lstmctl.data.pipeline import Pipeline
-from lstmctl.data.prepared import Prepared
+from lstmctl.data.prepared import Prepared, Series
 from lstmctl.data.splits import RowSplit
 from lstmctl.data.windows import Windower
-from lstmctl.errors import DataError
+from lstmctl.errors import DataError, SpecError
 from lstmctl.spec import Spec
 
 __all__ = ["prepare"]
@@ -30,10 +30,19 @@ __all__ = ["prepare"]
 def prepare(spec: Spec) -> Prepared:
     """Everything the models and the scoring need, from ``spec.data``."""
     data = spec.data
+    if spec.model.series_embedding is not None and data.series is None:
+        raise SpecError(
+            "a series embedding needs many series: expected data.series, found none",
+            where="model.series_embedding",
+        )
     if data.problem is not None:
         from lstmctl.data.problems.prepare import prepare_problem
 
         return prepare_problem(spec)
+    if data.series is not None:
+        from lstmctl.data.panel import prepare_panel
+
+        return prepare_panel(spec)
     source = str(data.path)
     frame, label_list = load_csv(data)
     labels = pd.Series(label_list, index=frame.index)
@@ -82,6 +91,8 @@ def prepare(spec: Spec) -> Prepared:
     persistence = np.repeat(last_seen[test_origins][:, None, :], horizon, axis=1)
 
     inverse = _Inverse(pipeline, stages, test_origins, len(targets))
+    val_origins = origins[parts["val"]]
+    val_steps = val_origins[:, None] + np.arange(1, horizon + 1)[None, :]
     state: dict[str, Any] = {
         **pipeline.state(),
         "rows": split.state(),
@@ -105,6 +116,14 @@ def prepare(spec: Spec) -> Prepared:
         mask_value=pipeline.mask_value,
         state=state,
         pipeline=pipeline,
+        actual_val=np.asarray(original[val_steps], dtype=np.float64),
+        inverse_val=_Inverse(pipeline, stages, val_origins, len(targets)),
+        series=Series(
+            values=np.asarray(original, dtype=np.float64),
+            n_insample=split.n_train_,
+            test_origins=test_origins,
+            labels=[str(v) for v in labels.to_numpy()],
+        ),
     )
 
 

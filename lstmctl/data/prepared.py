@@ -13,6 +13,50 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class Series:
+    """The rows behind the windows of data read from a file (generated problems have none).
+
+    What the statistical baselines extrapolate and the scaled metrics (MASE,
+    RMSSE) are scaled by: the targets in the data's own units, every row.
+    """
+
+    # Targets in original units, one row per (cleaned) data row: (rows, n_targets).
+    values: np.ndarray
+    # Rows before the test part (training and validation): the in-sample part
+    # MASE and RMSSE are scaled by.
+    n_insample: int
+    # Row index of each test window's origin (its last input row), in window order.
+    test_origins: np.ndarray
+    # Time label of every row.
+    labels: list[str]
+
+
+@dataclass
+class Panel:
+    """Many series prepared together (``data.series``): which series each window is from.
+
+    Windows of every part are grouped by series, in the order of ``ids``: the
+    test windows of ``ids[0]`` first, then those of ``ids[1]``, ...
+    """
+
+    # The series kept, in window order.
+    ids: list[str]
+    # Each kept series' rows (targets in original units, in-sample rows, test origins).
+    series: list[Series]
+    # Index into ``ids`` of each test window and of each validation window.
+    test_series: np.ndarray
+    val_series: np.ndarray
+    # Series left out (``data.short_series: skip``): id -> why.
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def test_slices(self) -> list[slice]:
+        """The test windows of each series, as slices of the pooled test windows."""
+        counts = np.bincount(self.test_series, minlength=len(self.ids))
+        ends = np.cumsum(counts)
+        return [slice(int(e - c), int(e)) for c, e in zip(counts, ends, strict=True)]
+
+
+@dataclass
 class Prepared:
     """Windows in model space plus what is needed to score in original units.
 
@@ -41,6 +85,12 @@ class Prepared:
     target_names: list[str]
     # Time label of the first forecast step of every test window.
     test_labels: list[str]
+    # Validation windows' targets in original units and the inverse for forecasts of
+    # them (as for the test windows): what interval calibration scores.
+    actual_val: np.ndarray | None = None
+    inverse_val: Callable[[np.ndarray], np.ndarray] | None = None
+    # The series the windows were cut from (None for generated problems).
+    series: Series | None = None
     # Sentinel for missing inputs when data.missing is `mask` (else None).
     mask_value: float | None = None
     # Fitted preprocessing state, plain JSON-able numbers (for reports, saving later).
@@ -57,6 +107,11 @@ class Prepared:
     per_step: bool = False
     # Inputs are token ids (one per step) from a vocabulary of this size.
     input_vocab: int | None = None
+    # Many series (data.series): the series of each window (None: one series).
+    panel: Panel | None = None
+    # model.series_embedding on a panel: (number of series, size); the series'
+    # index is then the inputs' last column.
+    series_embedding: tuple[int, int] | None = None
 
     @property
     def lookback(self) -> int:
@@ -73,4 +128,5 @@ class Prepared:
             "step_shape": step if len(step) > 1 else (),
             "per_step": self.per_step,
             "input_vocab": self.input_vocab,
+            "series_embedding": self.series_embedding,
         }

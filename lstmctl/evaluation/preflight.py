@@ -43,7 +43,7 @@ def settled(spec: Spec, data: Prepared) -> Spec:
 def check_run(spec: Spec) -> Ready:
     """Prepare the data and raise the typed error ``run`` would; return the settled spec
     and the prepared data (what ``run`` runs)."""
-    from lstmctl.evaluation.evaluate import baseline_scores
+    from lstmctl.evaluation.evaluate import check_baselines
     from lstmctl.evaluation.updating import check_update
     from lstmctl.report.tracking import require_mlflow
     from lstmctl.training.checks import check_training
@@ -54,6 +54,28 @@ def check_run(spec: Spec) -> Ready:
     # First: the architectures' checks list the layers, which an absurd size can't hold.
     check_footprint(spec, data)  # a model too big for memory is refused, not attempted
     check_training(spec, data)  # the architecture's shapes, a stateful batch, a monitor
-    baseline_scores(spec, data)  # a baseline the targets cannot have (majority of reals)
+    check_baselines(spec, data)  # a baseline the targets cannot have (majority of reals)
+    check_calibration(spec)
     check_update(spec)
     return Ready(spec, data)
+
+
+def check_calibration(spec: Spec) -> None:
+    """The calibration fit of ``evaluate.intervals`` can prepare its data (the training
+    part less a held-out part as long as the test part), when it needs one."""
+    from lstmctl.data.prepare import prepare
+    from lstmctl.errors import DataError, SpecError
+    from lstmctl.spec.derive import for_intervals
+
+    calibrating = for_intervals(spec)
+    if calibrating is spec:
+        return
+    try:
+        prepare(calibrating)
+    except DataError as e:
+        raise SpecError(
+            "evaluate.intervals calibrates on the last data.split.test rows of the "
+            f"training part, held out, and that leaves too little to train on: {e.message}; "
+            "set data.split.validation to the part to calibrate on",
+            where="evaluate.intervals",
+        ) from None

@@ -26,8 +26,12 @@ CAPTIONS = {
         "repeat; dots mark each repeat's lowest validation loss."
     ),
     "forecast.png": (
-        "Forecast vs actual on the test part, in original units, for the repeat with the "
-        "median score, beside the persistence baseline."
+        "Forecast vs actual on the test part, in original units: the ensemble of the repeats "
+        "(shaded: its conformally calibrated prediction intervals, when asked for) or, for a "
+        "single repeat, the repeat with the median score; beside the persistence baseline."
+    ),
+    "per-step.png": (
+        "The error at each forecast step of the horizon, for the ensemble and each baseline."
     ),
     "scores.png": (
         "The repeats' scores (box: quartiles; red line: median; triangle: mean; dots: "
@@ -95,6 +99,46 @@ def _summary(results: dict[str, Any]) -> str:
             row.append("-" if sk is None else f"{sk:+.1%}")
         rows.append(row)
     return _table(header, rows)
+
+
+def _compared(results: dict[str, Any]) -> str:
+    """The ensemble, the repeats' mean and every baseline, side by side."""
+    ens = results.get("ensemble") or {}
+    metrics = [m for m in (results.get("metrics") or {}) if m in ens]
+    rows = [
+        [f"repeats (mean of {results.get('repeats', '?')})"]
+        + [_num(results["metrics"][m].get("mean")) for m in metrics],
+        [f"ensemble of {ens.get('members', '?')}"] + [_num(ens.get(m)) for m in metrics],
+    ]
+    for name, base in (results.get("baselines") or {}).items():
+        rows.append([_e(name)] + [_num(base.get(m)) for m in metrics])
+    out = _table(["forecast", *metrics], rows, frozenset({"forecast"}))
+    sig = results.get("significance")
+    if sig:
+        share = sig.get("repeats_better")
+        beat = f"; {share:.0%} of the repeats beat it" if share is not None else ""
+        out += (
+            f"<p><b>Verdict</b> ({_e(sig.get('metric'))}, {_e(sig.get('test'))}): the ensemble "
+            f"is {_e(sig.get('verdict'))}{beat}.</p>"
+        )
+    return out
+
+
+def _intervals(results: dict[str, Any]) -> str:
+    cal = results.get("calibration") or {}
+    rows = [
+        [f"{float(level):.0%}", f"{sc.get('coverage', float('nan')):.1%}"]
+        + [_num(sc.get(k)) for k in ("width", "winkler", "pinball_lo", "pinball_hi")]
+        for level, sc in (results.get("intervals") or {}).items()
+    ]
+    header = ["level", "coverage", "width", "winkler", "pinball lo", "pinball hi"]
+    crps = (results.get("ensemble") or {}).get("crps")
+    note = (
+        f"<p>Split conformal intervals from the ensemble's spread, calibrated on "
+        f"{cal.get('windows', '?')} validation windows no repeat trained on; scored on the "
+        f"test part. CRPS of the ensemble: {_num(crps)}.</p>"
+    )
+    return note + _table(header, rows)
 
 
 def _repeats(results: dict[str, Any]) -> str:
@@ -176,6 +220,10 @@ def render_report(run_dir: Path) -> str:
         "over the baseline scored on exactly the same test targets.</p>",
         _summary(results),
     ]
+    if results.get("ensemble"):
+        body += ["<h2>Forecasts compared</h2>", _compared(results)]
+    if results.get("intervals"):
+        body += ["<h2>Prediction intervals</h2>", _intervals(results)]
     baselines = results.get("baselines") or {}
     if baselines:
         items = "".join(

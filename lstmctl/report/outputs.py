@@ -26,6 +26,7 @@ LEARNING_CURVES = "learning-curves.png"
 FORECAST = "forecast.png"
 SCORES = "scores.png"
 FORECASTS_CSV = "forecasts.csv"
+PER_STEP = "per-step.png"
 
 
 def constant_loss(loss: str, y: np.ndarray) -> float | None:
@@ -61,6 +62,9 @@ class RunOutputs:
     def __init__(self, spec: Spec, data: Any) -> None:
         self.spec = spec
         self.labels = [str(v) for v in data.test_labels]
+        # A panel's series of each test window (None: one series).
+        panel = getattr(data, "panel", None)
+        self.series = None if panel is None else [panel.ids[i] for i in panel.test_series]
         self.target_names = list(data.target_names)
         self.actual = np.asarray(data.actual_test, dtype=np.float64)
         self.persistence = np.asarray(data.persistence_test, dtype=np.float64)
@@ -70,6 +74,10 @@ class RunOutputs:
         self.forecasts: dict[int, np.ndarray] = {}
         self.plots: list[Path] = []
         self._inverse = data.inverse
+        # Set by the run once every repeat is in: each baseline's forecasts of the
+        # test targets, and the ensemble (evaluation.ensemble.EnsembleResult).
+        self.baselines: dict[str, np.ndarray] = {}
+        self.ensemble: Any = None
 
     def add(self, row: Any, fit: Any) -> None:
         """Keep one scored repeat's history and, if it succeeded, its forecasts."""
@@ -92,13 +100,23 @@ class RunOutputs:
         labels = self.labels if len(self.labels) == n else [str(i) for i in range(n)]
         names = self.target_names if len(self.target_names) == n_targets else None
         columns: dict[str, Any] = {
+            **({"series": np.asarray(self.series, dtype=object)[w]} if self.series else {}),
             "time": np.asarray(labels, dtype=object)[w],
             "step": s + 1,
             "target": np.asarray(names, dtype=object)[t] if names else t + 1,
             "actual": actual.ravel(),
         }
-        if self.persistence.shape == self.actual.shape:
+        if self.persistence.shape == self.actual.shape and not self.baselines:
             columns["persistence"] = _as_3d(self.persistence).ravel()
+        for name, pred in self.baselines.items():
+            if np.shape(pred) == self.actual.shape:
+                columns[name] = _as_3d(pred).ravel()
+        if self.ensemble is not None and self.ensemble.forecast.shape == self.actual.shape:
+            columns["ensemble"] = _as_3d(self.ensemble.forecast).ravel()
+            for level, (lo, hi) in self.ensemble.bounds.items():
+                pct = f"{float(level) * 100:g}"
+                columns[f"lo_{pct}"] = _as_3d(lo).ravel()
+                columns[f"hi_{pct}"] = _as_3d(hi).ravel()
         for k, f in sorted(self.forecasts.items()):
             if f.shape == self.actual.shape:
                 columns[f"repeat_{k:02d}"] = _as_3d(f).ravel()
@@ -112,12 +130,14 @@ class RunOutputs:
         scores are already saved.
         """
         run_dir = Path(result.run_dir)
+        self.ensemble = getattr(result, "ensemble", None)
         write_atomic(run_dir / FORECASTS_CSV, self.forecasts_csv())
         self.plots = []
         for name, draw in (
             (LEARNING_CURVES, self._learning_curves),
             (FORECAST, self._forecast),
             (SCORES, self._scores),
+            (PER_STEP, self._per_step),
         ):
             try:
                 path = draw(run_dir / name, result)
@@ -154,6 +174,25 @@ class RunOutputs:
         # Class labels drawn as lines say nothing; accuracy tables say it all.
         if self.task != "regression" or metric is None or not self.forecasts:
             return None
+        if self.series:  # a panel: a grid of its best and worst series
+            return self._series_grid(path, result, metric)
+        ens = self.ensemble
+        if ens is not None and ens.forecast.shape == self.actual.shape and metric in ens.scores:
+            shown = f" with {', '.join(f'{float(k):.0%}' for k in ens.bounds)} intervals"
+            return forecast_vs_actual(
+                self.actual,
+                ens.forecast,
+                path,
+                labels=self.labels,
+                target_names=self.target_names,
+                persistence=self.persistence
+                if self.persistence.shape == self.actual.shape
+                else None,
+                title=f"{self._title(result)}: ensemble of {len(self.forecasts)} "
+                f"({metric} {ens.scores[metric]:.4g}){shown if ens.bounds else ''}",
+                bands=ens.bounds,
+                forecast_label="ensemble",
+            )
         median = median_repeat(result.rows, metric)
         if median is None or median.repeat not in self.forecasts:
             return None
@@ -169,6 +208,41 @@ class RunOutputs:
             target_names=self.target_names,
             persistence=self.persistence if self.persistence.shape == self.actual.shape else None,
             title=f"{self._title(result)}: repeat {median.repeat} (median {metric} {score:.4g})",
+        )
+
+    def _series_grid(self, path: Path, result: Any, metric: str) -> Path | None:
+        from lstmctl.report.panel_view import series_grid
+
+        ens, what = self.ensemble, f"ensemble of {len(self.forecasts)}"
+        if ens is not None and ens.forecast.shape == self.actual.shape:
+            forecast = ens.forecast
+        else:
+            median = median_repeat(result.rows, metric)
+            if median is None or median.repeat not in self.forecasts:
+                return None
+            forecast, what = self.forecasts[median.repeat], f"repeat {median.repeat}"
+        return series_grid(
+            _as_3d(self.actual),
+            _as_3d(forecast),
+            _as_3d(self.persistence),
+            self.series or [],
+            self.labels,
+            result.to_json(),
+            path,
+            title=f"{self._title(result)}: {what}, best and worst series",
+        )
+
+    def _per_step(self, path: Path, result: Any) -> Path | None:
+        from lstmctl.report.plots import per_step_errors
+
+        if self.ensemble is None or not self.ensemble.per_step:
+            return None
+        metric = next(iter(self.ensemble.scores))
+        return per_step_errors(
+            self.ensemble.per_step,
+            metric,
+            path,
+            title=f"{self._title(result)}: {metric} at each forecast step",
         )
 
     def _scores(self, path: Path, result: Any) -> Path | None:

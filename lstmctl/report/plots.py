@@ -125,15 +125,19 @@ def forecast_vs_actual(
     persistence: np.ndarray | None = None,
     title: str = "forecast vs actual",
     max_targets: int = 4,
+    bands: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    forecast_label: str = "forecast",
 ) -> Path:
-    """The test part in original units: actual values, one repeat's forecasts, the baseline.
+    """The test part in original units: actual values, a forecast, the baseline.
 
     Arrays are ``(windows, horizon, targets)``. One panel per target (at most
     ``max_targets``) for the first forecast step, and one for the last step
     when the horizon is longer than one; the x axis is the time of each
-    window's first forecast step.
+    window's first forecast step. ``bands`` (level -> lo, hi) shades
+    prediction intervals under the lines, widest first: a fan chart.
     """
     actual, forecast = _as_3d(actual), _as_3d(forecast)
+    shades = sorted((bands or {}).items(), key=lambda kv: -float(kv[0]))
     base = _as_3d(persistence) if persistence is not None else None
     n, horizon, n_targets = actual.shape
     steps = [0] if horizon == 1 else [0, horizon - 1]
@@ -146,6 +150,16 @@ def forecast_vs_actual(
     for k, (t, s) in enumerate((t, s) for t in shown for s in steps):
         ax = axes[k]
         marker = "o" if n <= 60 else None
+        for i, (level, (lo, hi)) in enumerate(shades):
+            ax.fill_between(
+                x,
+                _as_3d(lo)[:, s, t],
+                _as_3d(hi)[:, s, t],
+                color=FORECAST_COLOR,
+                alpha=0.15 + 0.15 * i,
+                lw=0,
+                label=f"{float(level):.0%} interval",
+            )
         ax.plot(x, actual[:, s, t], color=ACTUAL_COLOR, lw=1.4, marker=marker, ms=3, label="actual")
         ax.plot(
             x,
@@ -154,7 +168,7 @@ def forecast_vs_actual(
             lw=1.2,
             marker=marker,
             ms=3,
-            label="forecast",
+            label=forecast_label,
         )
         if base is not None:
             ax.plot(x, base[:, s, t], color=BASELINE_COLOR, lw=1.0, ls="--", label="persistence")
@@ -271,3 +285,24 @@ def score_boxes(
     panels = {m: {f"{_finite(v).size} repeats": v} for m, v in metrics.items()}
     refs = {m: {b: v[m] for b, v in (baselines or {}).items() if m in v} for m in metrics}
     return metric_boxes(panels, path, references=refs, title=title)
+
+
+def per_step_errors(
+    per_step: dict[str, dict[str, list[float]]], metric: str, path: Path, title: str
+) -> Path:
+    """The error at each forecast step, one line per forecast (ensemble, baselines)."""
+    fig = Figure(figsize=(7, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for name, scores in per_step.items():
+        values = scores.get(metric)
+        if not values:
+            continue
+        steps = np.arange(1, len(values) + 1)
+        style = {"color": FORECAST_COLOR, "lw": 1.8} if name == "ensemble" else {"lw": 1.0}
+        ax.plot(steps, values, marker="o", ms=3, label=name, **style)  # type: ignore[arg-type]
+    ax.set_xlabel("forecast step")
+    ax.set_ylabel(f"{metric} (original units)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title)
+    return _save(fig, path)

@@ -303,16 +303,17 @@ def for_task(spec: Spec, *, task: str, horizon: int, binary: bool, has_persisten
                 "use rmse, mae or mape",
                 where="evaluate.metrics",
             )
-        if ev.baseline == "majority":
+        key = "evaluate.baseline" if ev.baselines is None else "evaluate.baselines"
+        if "majority" in ev.baseline_names:
             raise SpecError(
                 "the majority baseline needs class labels but this problem forecasts real "
                 "values; use persistence",
-                where="evaluate.baseline",
+                where=key,
             )
-        if ev.baseline == "persistence" and not has_persistence:
+        if ev.baseline_names and not has_persistence:
             raise SpecError(
-                "this problem has no persistence forecast; use baseline: none",
-                where="evaluate.baseline",
+                f"this problem has no {ev.baseline_names[0]} forecast; use baseline: none",
+                where=key,
             )
         return derive(spec, validate=False)
     values: dict[str, Any] = {}
@@ -327,10 +328,32 @@ def for_task(spec: Spec, *, task: str, horizon: int, binary: bool, has_persisten
             f"labels; use {' or '.join(CLASSIFICATION_METRICS)}",
             where="evaluate.metrics",
         )
-    if ev.baseline == "persistence":
+    if ev.baselines is None and ev.baseline == "persistence":
         values["evaluate.baseline"] = "majority"  # persistence needs real values
+    elif ev.baselines is not None and set(ev.baselines) - {"majority"}:
+        raise SpecError(
+            f"{ev.baselines[0]} forecasts real values but this problem predicts class "
+            "labels; use baselines: [majority]",
+            where="evaluate.baselines",
+        )
     if spec.model.output_activation == ModelSpec().output_activation:
         values["model.output_activation"] = "sigmoid" if binary else "softmax"
     if spec.train.loss == TrainSpec().loss:
         values["train.loss"] = "binary_crossentropy" if binary else "categorical_crossentropy"
     return derive(spec, values, validate=False)
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def for_intervals(spec: Spec) -> Spec:
+    """The spec as it runs with ``evaluate.intervals``: windows to calibrate them on.
+
+    Conformal calibration needs forecasts of windows no repeat trained on. With
+    no validation part, one as long as the test part is carved from the end of
+    the training part (the windows most like the test windows); a spec that
+    has a validation part calibrates on it.
+    """
+    if not spec.evaluate.intervals or spec.data.split.validation:
+        return spec
+    return derive(spec, {"data.split.validation": spec.data.split.test}, validate=False)

@@ -64,6 +64,10 @@ class ScaleSpec(_Strict):
 
     kind: Literal["minmax", "standard", "none"] = "minmax"
     range: tuple[float, float] = (0.0, 1.0)
+    # One scaler per series (fitted on that series' training part) or one for all
+    # of them. null: ``series`` when data.series names a panel's series (their
+    # levels may differ by orders of magnitude); one series has one scaler anyway.
+    per: Literal["series", "global"] | None = None
 
     @field_validator("range")
     @classmethod
@@ -149,8 +153,22 @@ class DataSpec(_Strict):
     scale: ScaleSpec = Field(default_factory=ScaleSpec)
     window: WindowSpec = Field(default_factory=WindowSpec)
     split: SplitSpec = Field(default_factory=SplitSpec)
+    # A panel: many series in one long table, one model for all (README, "Many
+    # series: panels"). ``series`` names the column(s) telling the series apart;
+    # ``time`` orders the rows of each.
+    series: list[str] | None = None
+    # Future-known covariates: each input step carries their values at that step
+    # and at the ``horizon`` steps after it, so a window's last step holds them
+    # for every forecast step.
+    known: list[str] = Field(default_factory=list)
+    # Derived from ``time`` (sin/cos of month, quarter, dayofweek, hour, ...): known ahead.
+    calendar: list[str] = Field(default_factory=list)
+    # Constant within each series (one-hot when also in ``categorical``, else scaled).
+    static: list[str] = Field(default_factory=list)
+    # A series too short for lookback + horizon + its test part: an error, or left out.
+    short_series: Literal["error", "skip"] = "error"
 
-    @field_validator("target", mode="before")
+    @field_validator("target", "series", mode="before")
     @classmethod
     def _one_or_more(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
@@ -166,12 +184,46 @@ class DataSpec(_Strict):
             raise ValueError(
                 "data.target is required with data.path: name the column(s) to forecast"
             )
-        stray = [c for c in self.categorical if c not in self.features]
+        stray = [c for c in self.categorical if c not in [*self.features, *self.static]]
         if stray:
             raise ValueError(
-                f"data.categorical must name columns listed in data.features, found {stray}"
+                "data.categorical must name columns listed in data.features or "
+                f"data.static, found {stray}"
             )
+        self._check_panel()
         return self
+
+    def _check_panel(self) -> None:
+        """The panel keys: only with ``series`` (and a time column), each column once."""
+        if self.series is None:
+            used = [k for k in ("known", "calendar", "static") if getattr(self, k)]
+            if used:
+                raise ValueError(
+                    f"data.{used[0]} needs data.series (a panel of series in long format), "
+                    "found none; name the column telling the series apart"
+                )
+            return
+        if not self.series:
+            raise ValueError("data.series must name at least one column, found []")
+        if self.time is None:
+            raise ValueError("data.series needs data.time: the column ordering each series")
+        if self.problem is not None:
+            raise ValueError("data.series needs data.path (a long table), found data.problem")
+        cats = [c for c in self.known if c in self.categorical]
+        if cats:
+            raise ValueError(
+                f"data.known must be numeric for now, found {cats} in data.categorical "
+                "(give a 0/1 column per category)"
+            )
+        seen: dict[str, str] = {}
+        for key in ("series", "target", "features", "known", "static"):
+            for col in getattr(self, key) or []:
+                if seen.get(col, key) != key:  # repeats within one key: loading says
+                    raise ValueError(
+                        f"expected each column in one role, found {col!r} in data.{seen[col]} "
+                        f"and data.{key}"
+                    )
+                seen[col] = key
 
 
 class ModelSpec(_Strict):
@@ -201,6 +253,9 @@ class ModelSpec(_Strict):
     attention: Literal["dot", "additive"] = "dot"
     # generative: size of a learned token embedding (none: one-hot tokens straight in).
     embedding: PositiveInt | None = None
+    # A panel (data.series): a learned embedding of this size of each series' id,
+    # beside every input step (none: the model tells series apart by their values).
+    series_embedding: PositiveInt | None = None
 
     @field_validator("arch")
     @classmethod
@@ -247,7 +302,12 @@ class TrainSpec(_Strict):
         return check_name(v, LOSSES, "loss")
 
 
-Metric = Literal["rmse", "mae", "mape", "accuracy", "sequence_accuracy"]
+Metric = Literal["rmse", "mae", "mape", "smape", "mase", "rmsse", "accuracy", "sequence_accuracy"]
+# The forecasts a model is measured against (``majority`` for class labels, and
+# ``none``: no baseline). Each is scored on exactly the model's test targets.
+Baseline = Literal[
+    "persistence", "seasonal_naive", "drift", "mean", "ets", "arima", "majority", "none"
+]
 
 
 UpdateScheme = Literal["none", "fine-tune", "fine-tune-all", "refit"]
@@ -275,14 +335,38 @@ class UpdateSpec(_Strict):
         return list(dict.fromkeys(v))
 
 
+class BacktestSpec(_Strict):
+    """Backtests over many origins: ``folds`` test periods, each as long as
+    ``data.split.test``, ending ``step`` rows apart (the last is the usual test part)."""
+
+    folds: PositiveInt = 1
+    step: PositiveInt = 12
+    # expanding: each fold trains on every row before its test part; sliding: on a
+    # fixed-length window (the earliest fold's training rows) ending there.
+    window: Literal["expanding", "sliding"] = "expanding"
+    # false: one fit (on the rows before the earliest fold's test part) scores every fold.
+    refit: bool = True
+
+
 class EvaluateSpec(_Strict):
     """How skill is estimated: R repeats, metrics in original units, a baseline."""
 
     repeats: PositiveInt = 10
     metrics: list[Metric] = Field(default_factory=lambda: list[Metric](["rmse", "mae"]))
-    baseline: Literal["persistence", "majority", "none"] = "persistence"
+    # The one-item form of ``baselines`` (kept for the course's specs); ``baselines``,
+    # when given, is the list scored and this is ignored.
+    baseline: Baseline = "persistence"
+    baselines: list[Baseline] | None = None
+    # The seasonal period of seasonal_naive, ets, arima, mase and rmsse (None: from
+    # the time column's frequency: monthly 12, quarterly 4, weekly 52, daily 7, hourly 24).
+    season: PositiveInt | None = None
+    # Prediction intervals from the ensemble of repeats, conformally calibrated on
+    # windows the repeats did not train on (levels in (0, 1); empty: none).
+    intervals: list[float] = Field(default_factory=list)
     # Lesson 13's update experiment, run after the repeats (none: not run).
     update: UpdateSpec | None = None
+    # Backtests over many origins (none: the one test part of data.split).
+    backtest: BacktestSpec | None = None
 
     @field_validator("metrics")
     @classmethod
@@ -290,6 +374,34 @@ class EvaluateSpec(_Strict):
         if not v:
             raise ValueError("list at least one metric")
         return list(dict.fromkeys(v))
+
+    @field_validator("baselines")
+    @classmethod
+    def _baselines(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        names = [b for b in dict.fromkeys(v) if b != "none"]
+        if "majority" in names and len(names) > 1:
+            raise ValueError(
+                "majority scores class labels and the other baselines forecast real values: "
+                "list majority alone"
+            )
+        return names
+
+    @field_validator("intervals")
+    @classmethod
+    def _levels(cls, v: list[float]) -> list[float]:
+        for level in v:
+            if isinstance(level, bool) or not 0.0 < float(level) < 1.0:
+                raise ValueError(f"expected interval levels between 0 and 1, found {level}")
+        return sorted({float(x) for x in v})
+
+    @property
+    def baseline_names(self) -> list[str]:
+        """The baselines scored, in the spec's order (``baselines``, else ``baseline``)."""
+        if self.baselines is not None:
+            return list(self.baselines)
+        return [] if self.baseline == "none" else [self.baseline]
 
 
 class TrackingSpec(_Strict):

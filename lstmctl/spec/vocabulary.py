@@ -111,12 +111,23 @@ LOWER_IS_BETTER = {
     "rmse": True,
     "mae": True,
     "mape": True,
+    "smape": True,
+    "mase": True,
+    "rmsse": True,
     "accuracy": False,
     "sequence_accuracy": False,
 }
 
 # Metrics of class labels (the others measure errors of real values).
 CLASSIFICATION_METRICS = ("accuracy", "sequence_accuracy")
+
+# Metrics scaled by the in-sample error of the seasonal naive forecast on the
+# training part (M4/M5): they need the training part and a season.
+SCALED_METRICS = ("mase", "rmsse")
+
+# Baselines forecasting real values, and those that need a seasonal period.
+FORECAST_BASELINES = ("persistence", "seasonal_naive", "drift", "mean", "ets", "arima")
+SEASONAL_BASELINES = ("seasonal_naive",)
 
 _ADDED: list[str] = []
 

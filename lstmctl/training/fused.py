@@ -38,6 +38,8 @@ The parts: :mod:`~lstmctl.training.replicas` builds and stacks the replicas,
 :mod:`~lstmctl.training.program` is the compiled program (and the state it
 carries), :mod:`~lstmctl.training.network` calls the model and replays a
 stateful model's history; this module runs the program and collects results.
+:mod:`~lstmctl.training.folds_fit` runs the same pieces for a backtest's
+folds x repeats, each replica on its own range of the windows.
 """
 
 from __future__ import annotations
@@ -193,14 +195,14 @@ def _fit_group(
 ) -> list[FitResult]:
     """:func:`fit_fused`'s replicas as one compiled program (whatever memory it needs)."""
     start = time.perf_counter()
-    _check_backend()
+    check_backend()
     check_windows(spec, data)
     lay, X_fit, y_fit = layout(spec, data)
     optimizer = lookup.optimizer(spec.train.optimizer, spec.train.learning_rate)
     loss_fn = lookup.unreduced(lookup.loss(spec.train.loss))
     n_rep = lay.n_rep
     log.info("building %d replicas (seeds %d to %d)", n_rep, spec.seed, spec.seed + n_rep - 1)
-    reps = _build_replicas(spec, _shapes(data, lay), n_rep, initial_weights)
+    reps = _build_replicas(spec, model_shapes(data, lay), n_rep, initial_weights)
     net = Network(reps.model)
     if lay.stateful and net.n_states == 0:
         raise RunError(
@@ -211,14 +213,14 @@ def _fit_group(
     state = initial_state(reps, optimizer, spec.seed, lay)
     arrays = device_arrays(lay, X_fit, y_fit, data)
     program = Program(net, optimizer, loss_fn, lay)
-    state, loss_hist, val_hist = _run_epochs(program, state, arrays, progress, on_epochs)
-    tr, nt = _final_weights(state, lay)
-    preds = _forecast_test(net, tr, nt, data, lay)
+    state, loss_hist, val_hist = run_epochs(program, state, arrays, progress, on_epochs)
+    tr, nt = final_weights(state, lay)
+    preds = forecast_ahead(net, tr, nt, data, lay)
     seconds = (time.perf_counter() - start) / n_rep
     return _results(spec, lay, reps, state, tr, nt, preds, (loss_hist, val_hist), seconds)
 
 
-def _check_backend() -> None:
+def check_backend() -> None:
     import keras
 
     if keras.backend.backend() != "jax":
@@ -229,7 +231,7 @@ def _check_backend() -> None:
         )
 
 
-def _shapes(data: Prepared, lay: Layout) -> Shapes:
+def model_shapes(data: Prepared, lay: Layout) -> Shapes:
     return Shapes(
         lookback=int(data.X_train.shape[1]),
         n_inputs=int(data.X_train.shape[2]),
@@ -242,7 +244,7 @@ def _shapes(data: Prepared, lay: Layout) -> Shapes:
     )
 
 
-def _run_epochs(
+def run_epochs(
     program: Program,
     state: dict[str, Any],
     arrays: dict[str, Any],
@@ -294,7 +296,7 @@ def _run_epochs(
     return state, np.concatenate(losses), np.concatenate(vals)
 
 
-def _final_weights(state: dict[str, Any], lay: Layout) -> tuple[Any, Any]:
+def final_weights(state: dict[str, Any], lay: Layout) -> tuple[Any, Any]:
     """Each replica's last weights, or its best ones (``restore_best``) unless it failed."""
     import jax
     import jax.numpy as jnp
@@ -307,30 +309,32 @@ def _final_weights(state: dict[str, Any], lay: Layout) -> tuple[Any, Any]:
     return final_tr, final_nt
 
 
-def _forecast_test(net: Network, tr: Any, nt: Any, data: Prepared, lay: Layout) -> np.ndarray:
-    """Every replica's forecasts of the test windows: ``(R, n_test, horizon, n_targets)``.
+def forecast_ahead(net: Network, tr: Any, nt: Any, data: Prepared, lay: Layout) -> np.ndarray:
+    """Every replica's forecasts of the validation then the test windows:
+    ``(R, n_val + n_test, horizon, n_targets)``.
 
-    A stateful model first replays the training and validation windows.
+    A stateful model first replays the training windows, then walks forward
+    through the validation windows into the test windows.
     """
     import jax
     import jax.numpy as jnp
 
     horizon, n_targets = int(data.y_train.shape[1]), int(data.y_train.shape[2])
-    n_test = len(data.X_test)
-    if n_test == 0:
+    ahead = np.concatenate([data.X_val, data.X_test]) if len(data.X_val) else data.X_test
+    n_ahead = len(ahead)
+    if n_ahead == 0:
         return np.zeros((lay.n_rep, 0, horizon, n_targets), np.float32)
     if lay.stateful:
-        history = data.X_train if lay.n_val == 0 else np.concatenate([data.X_train, data.X_val])
 
         def walk(tr: Any, nt: Any, hist: Any, test: Any) -> Any:
             states, _ = replay(net, tr, nt, hist)
             return replay(net, tr, nt, test, states)[1]
 
         preds = jax.jit(jax.vmap(walk, in_axes=(0, 0, None, None)))(
-            tr, nt, jnp.asarray(history, jnp.float32), jnp.asarray(data.X_test, jnp.float32)
+            tr, nt, jnp.asarray(data.X_train, jnp.float32), jnp.asarray(ahead, jnp.float32)
         )
     else:
-        Xp, _, _ = padded_batches(data.X_test, None, min(n_test, EVAL_BATCH))
+        Xp, _, _ = padded_batches(ahead, None, min(n_ahead, EVAL_BATCH))
 
         def predict(tr: Any, nt: Any, xs: Any) -> Any:
             def step(_: Any, x: Any) -> tuple:
@@ -339,7 +343,7 @@ def _forecast_test(net: Network, tr: Any, nt: Any, data: Prepared, lay: Layout) 
             return jax.lax.scan(step, None, xs)[1].reshape(-1, horizon, n_targets)
 
         preds = jax.jit(jax.vmap(predict, in_axes=(0, 0, None)))(tr, nt, jnp.asarray(Xp))
-    return np.asarray(preds)[:, :n_test]
+    return np.asarray(preds)[:, :n_ahead]
 
 
 def _results(
@@ -367,15 +371,16 @@ def _results(
         if lay.has_val:
             hist["val_loss"] = [float(v) for v in val_hist[:ran, i]]
         error = None
-        pred = preds[i].copy()
+        val_pred, pred = preds[i, : lay.n_val].copy(), preds[i, lay.n_val :].copy()
         if failed_at[i]:
             error = non_finite_loss(float(bad_loss[i]), int(failed_at[i]))
-            pred = np.zeros((0, *preds.shape[2:]), np.float32)
+            val_pred = pred = np.zeros((0, *preds.shape[2:]), np.float32)
         results.append(
             FitResult(
                 seed=spec.seed + i,
                 history=hist,
                 test_pred=pred,
+                val_pred=val_pred,
                 seconds=seconds,
                 weights=reps.weights(tr_np, nt_np, i),
                 error=error,

@@ -68,17 +68,22 @@ def _callbacks(spec: Spec, repeat: int, progress: Progress | None) -> list[Any]:
     return cbs
 
 
-def _predict_test(spec: Spec, data: Prepared, model: Any) -> np.ndarray:
+def _predict_ahead(spec: Spec, data: Prepared, model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts of the validation and of the test windows."""
+    n_val = len(data.X_val)
     if not spec.model.stateful:
-        return np.asarray(model.predict(data.X_test, batch_size=256, verbose=0))
-    # Walk forward with a batch-1 twin: replay the training and validation
-    # windows so the state holds the history, then forecast the test windows.
+        ahead = np.concatenate([data.X_val, data.X_test]) if n_val else data.X_test
+        out = np.asarray(model.predict(ahead, batch_size=256, verbose=0))
+        return out[:n_val], out[n_val:]
+    # Walk forward with a batch-1 twin: replay the training windows so the state
+    # holds the history, then forecast the validation and the test windows.
     twin = build_model(spec.model, shapes_for(spec, data, batch=1))
     twin.set_weights(model.get_weights())
     _reset_states(twin)
     history = np.concatenate([data.X_train, data.X_val, data.X_test])
     out = np.asarray(twin.predict(history, batch_size=1, verbose=0))
-    return out[len(history) - len(data.X_test) :]
+    first = len(data.X_train)
+    return out[first : first + n_val], out[first + n_val :]
 
 
 def fit_one_or_fail(
@@ -151,11 +156,12 @@ def _fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None)
             error=error,
             epochs_run=len(losses),
         )
-    pred = _predict_test(spec, data, model)
+    val_pred, pred = _predict_ahead(spec, data, model)
     return FitResult(
         seed=seed,
         history=history,
         test_pred=pred,
+        val_pred=val_pred,
         seconds=time.perf_counter() - start,
         weights=[np.asarray(w) for w in model.get_weights()],
         epochs_run=len(losses),

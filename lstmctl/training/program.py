@@ -41,6 +41,9 @@ class Layout:
     stateful: bool
     shuffle: bool
     es: EarlyStoppingSpec | None
+    # Each replica trains on its own range of the windows (``st["start"]`` and
+    # ``st["count"]``, at most ``n_fit``): a backtest's folds as replicas.
+    ranged: bool = False
 
     @property
     def n_batches(self) -> int:
@@ -198,6 +201,34 @@ class Program:
         w = (jnp.arange(n_batches * batch) < n_fit).astype(jnp.float32)
         return order, w.reshape(n_batches, batch)
 
+    def ranged_order(self, st: dict[str, Any], epoch: Any) -> tuple[Any, Any]:
+        """:meth:`epoch_order` over the replica's own range ``start .. start + count - 1``.
+
+        The batches are those of a fit on the range alone, followed by batches
+        of weight 0 (which :meth:`run_epoch` skips). Shuffled, the order is a
+        uniform permutation of the range (random keys, sorted; those past
+        ``count`` sort last), equal in distribution to a fit's own
+        ``jax.random.permutation`` but not the same draw: a permutation's size
+        cannot depend on a traced count.
+        """
+        import jax
+        import jax.numpy as jnp
+
+        n_fit, n_batches, batch = self.lay.n_fit, self.lay.n_batches, self.lay.batch
+        count = st["count"]
+        pos = jnp.arange(n_batches * batch, dtype=jnp.int32)
+        if self.lay.shuffle:
+            k = jax.random.fold_in(jax.random.wrap_key_data(st["key"]), epoch)
+            keys = jax.random.uniform(k, (n_fit,))
+            keys = jnp.where(jnp.arange(n_fit) < count, keys, 2.0)
+            perm = jnp.argsort(keys).astype(jnp.int32)
+            perm = jnp.concatenate([perm, jnp.zeros((n_batches * batch - n_fit,), jnp.int32)])
+        else:
+            perm = pos
+        w = (pos < count).astype(jnp.float32)
+        order = st["start"] + jnp.where(pos < count, perm, 0)
+        return order.reshape(n_batches, batch), w.reshape(n_batches, batch)
+
     def validate(self, tr: Any, nt: Any, states: list[Any], arr: dict[str, Any]) -> Any:
         import jax
         import jax.numpy as jnp
@@ -222,7 +253,10 @@ class Program:
         import jax.numpy as jnp
 
         active = st["active"]
-        order, weights = self.epoch_order(st["key"], epoch)
+        if self.lay.ranged:
+            order, weights = self.ranged_order(st, epoch)
+        else:
+            order, weights = self.epoch_order(st["key"], epoch)
 
         def step(carry: Any, inp: Any) -> tuple:
             tr, nt, ov, states, ok_all, total, bad = carry
@@ -231,12 +265,15 @@ class Program:
             (loss, (nt2, states2)), grads = self.grad_fn(tr, nt, x, y, w, states)
             tr2, ov2 = self.optimizer.stateless_apply(ov, grads, tr)
             ok = jnp.isfinite(loss)
-            go = active & ok_all & ok
+            # A batch of weight 0 (past a ranged replica's windows) changes nothing:
+            # not the weights, the optimizer's moments and step, nor the states.
+            real = jnp.sum(w) > 0
+            go = active & ok_all & ok & real
             carry = (
                 tree_where(go, tr2, tr),
                 tree_where(go, nt2, nt),
                 tree_where(go, ov2, ov),
-                states2,
+                tree_where(real, states2, states),
                 ok_all & ok,
                 total + loss * jnp.sum(w),
                 jnp.where(ok_all & ~ok, loss, bad),  # the first loss that was not finite
@@ -253,7 +290,7 @@ class Program:
             jnp.float32(0.0),
         )
         (tr, nt, ov, states, ok_all, total, bad), _ = jax.lax.scan(step, init, (order, weights))
-        loss = total / self.lay.n_fit
+        loss = total / (st["count"] if self.lay.ranged else self.lay.n_fit)
         val = self.validate(tr, nt, states, arr) if self.lay.has_val else jnp.float32(jnp.nan)
 
         new = dict(st, tr=tr, nt=nt, opt=ov)

@@ -29,6 +29,9 @@ class FitResult:
     seconds: float
     # The fitted weights (keras order), for saving and re-use.
     weights: list[np.ndarray] = field(default_factory=list)
+    # Model-space forecasts of Prepared.X_val, made the same way (walking forward from
+    # the training windows): what calibrates prediction intervals. None: not made.
+    val_pred: np.ndarray | None = None
     # Set when this repeat failed (e.g. the loss became NaN); test_pred is then empty.
     error: str | None = None
     epochs_run: int = 0

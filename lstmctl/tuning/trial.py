@@ -85,7 +85,7 @@ def run_trial(
     ``references(data_key)`` gives the completed trials' learning curves for
     epoch pruning.
     """
-    from lstmctl.evaluation.evaluate import score_repeat
+    from lstmctl.evaluation.evaluate import scale_of, score_repeat
     from lstmctl.training.fit import iter_repeats
 
     tune = ctx.tune
@@ -94,9 +94,11 @@ def run_trial(
     params = {d.key: d.suggest(trial) for d in ctx.dims}
     spec, data, baselines, key = ctx.prepared(trial_spec(ctx.spec, params, n_rep, metric))
     trial.set_user_attr("data_key", key)
-    base = baselines.get(spec.evaluate.baseline, {}).get(metric)
+    base_name = (spec.evaluate.baseline_names or [""])[0]
+    base = baselines.get(base_name, {}).get(metric)
     if base is not None:
-        trial.set_user_attr("baseline", {spec.evaluate.baseline: base})
+        trial.set_user_attr("baseline", {base_name: base})
+    scale = scale_of(spec, data)
 
     scores: dict[str, list[float | None]] = {m: [] for m in spec.evaluate.metrics}
     repeats: list[dict[str, Any]] = []
@@ -120,7 +122,7 @@ def run_trial(
             hook = rule if first == 0 else None
             for j, fit in enumerate(iter_repeats(part, data, on_epochs=hook)):
                 index = first + j
-                row = score_repeat(spec, data, index, fit)
+                row = score_repeat(spec, data, index, fit, scale)
                 for m in scores:
                     scores[m].append(None if row.error else _finite(row.scores.get(m)))
                 repeats.append(

@@ -48,10 +48,35 @@ class RunResult:
     updating: Any = None
     # Text sampled from the best repeat of a generative text run (lstmctl.serving.generation).
     samples: list[dict[str, Any]] = field(default_factory=list)
+    # The repeats as an ensemble (evaluation.ensemble.EnsembleResult): its scores,
+    # intervals and the verdict against the best baseline; None for classification.
+    ensemble: Any = None
+    # The seasonal period the baselines and scaled metrics used (None: not needed/known).
+    season: int | None = None
+    # A panel (data.series): each series' metrics, baselines and skill
+    # (evaluation.per_series.summarize_series), and the series left out (id -> why).
+    per_series: dict[str, Any] | None = None
+    skipped_series: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Any]:
         return [r for r in self.rows if r.error is not None]
+
+    @property
+    def best_baseline(self) -> str | None:
+        """The baseline with the best score on the first metric (None: no baseline)."""
+        from lstmctl.spec.vocabulary import LOWER_IS_BETTER
+
+        metric = next(iter(self.summary.metrics), None)
+        scored = {
+            k: v[metric]
+            for k, v in self.baselines.items()
+            if metric in v and v[metric] == v[metric]
+        }
+        if not scored or metric is None:
+            return None
+        pick = min if LOWER_IS_BETTER[metric] else max
+        return pick(scored, key=lambda k: scored[k])
 
     def to_json(self) -> dict[str, Any]:
         """The results shape documented in DESIGN.md (plus a few extra keys)."""
@@ -63,6 +88,14 @@ class RunResult:
             "metrics": self.summary.metrics,
             "baselines": self.baselines,
             "skill": self.summary.skill,
+            **({"best_baseline": self.best_baseline} if self.best_baseline else {}),
+            **({"season": self.season} if self.season else {}),
+            **(
+                {"per_series": self.per_series, "skipped_series": self.skipped_series}
+                if self.per_series is not None
+                else {}
+            ),
+            **(self.ensemble.to_json() if self.ensemble is not None else {}),
             "per_repeat": [r.row() for r in self.rows],
             "failed": [{"repeat": r.repeat, "error": r.error} for r in self.failed],
             "targets": self.target_names,
@@ -89,6 +122,10 @@ def run(
 
     if not isinstance(spec, Spec):
         spec = load_spec(spec, overrides or [])
+    if spec.evaluate.backtest is not None:  # F folds x R repeats, fused: its own path
+        from lstmctl.workflows.backtest import run_backtest
+
+        return run_backtest(spec, runs_dir, progress)  # type: ignore[return-value]  # RunResult-shaped
     start = time.perf_counter()
     # Every problem validate finds (a missing MLflow too): exit 2, before any folder exists.
     spec, data = check_run(spec)  # the spec as it runs: a problem's task settled
@@ -115,14 +152,31 @@ class _Run:
     """One run as it goes: the scored repeats so far, and the run directory they are saved in."""
 
     def __init__(self, spec: Spec, data: Any, start: float) -> None:
-        from lstmctl.evaluation.evaluate import baseline_scores
+        from lstmctl.evaluation.ensemble import Members
+        from lstmctl.evaluation.evaluate import (
+            baseline_forecasts,
+            baseline_scores,
+            scale_of,
+            season_of,
+        )
         from lstmctl.report.outputs import RunOutputs
         from lstmctl.serving.generation import RunSamples
 
         self.spec, self.data, self.start = spec, data, start
-        self.baselines = baseline_scores(spec, data)
+        self.baseline_forecasts = baseline_forecasts(spec, data)
+        self.baselines = baseline_scores(spec, data, self.baseline_forecasts)
+        self.scale = scale_of(spec, data)
+        has_series = data.series is not None or data.panel is not None
+        self.season = season_of(spec, data) if has_series else None
+        self.series_baselines = None
+        if data.panel is not None:
+            from lstmctl.evaluation.evaluate import baseline_scores_by_series
+
+            self.series_baselines = baseline_scores_by_series(spec, data, self.baseline_forecasts)
+        self.members = Members()
         self.rows: list[Any] = []
         self.outputs = RunOutputs(spec, data)
+        self.outputs.baselines = self.baseline_forecasts
         self.samples = RunSamples.for_run(spec, data)  # text runs: generate from the best repeat
         self.fits: list[Any] = []  # kept only for evaluate.update, which continues from them
         self.run_dir = Path()
@@ -131,7 +185,7 @@ class _Run:
         from lstmctl.evaluation.evaluate import summarize_repeats
         from lstmctl.training.fit import trainer_name
 
-        return RunResult(
+        res = RunResult(
             spec=self.spec,
             rows=self.rows,
             baselines=self.baselines,
@@ -143,7 +197,39 @@ class _Run:
             n_test=len(self.data.X_test),
             target_names=list(self.data.target_names),
             outputs=self.outputs,
+            season=self.season,
         )
+        if complete:  # every repeat in: the ensemble (cheap, but not after each repeat)
+            from lstmctl.evaluation.ensemble import score_ensemble
+
+            res.ensemble = score_ensemble(
+                self.spec,
+                self.data,
+                self.members,
+                self.baseline_forecasts,
+                self.baselines,
+                [r.scores for r in self.rows if r.error is None],
+                self.scale,
+            )
+        if self.series_baselines is not None:
+            self._per_series(res)
+        return res
+
+    def _per_series(self, res: RunResult) -> None:
+        """A panel's scores by series; its ensemble scored as its repeats are (the mean
+        over the series of each series' score)."""
+        from lstmctl.evaluation.evaluate import series_scales
+        from lstmctl.evaluation.per_series import by_series, mean_over_series, summarize_series
+
+        data = self.data
+        ok = [r.per_series for r in self.rows if r.error is None and r.per_series is not None]
+        res.per_series = summarize_series(self.spec, ok, self.series_baselines or {})
+        res.skipped_series = dict(data.panel.skipped)
+        if res.ensemble is not None:
+            scales = series_scales(self.spec, data)
+            names = list(res.ensemble.scores)
+            each = by_series(names, data, res.ensemble.forecast, scales)
+            res.ensemble.scores = mean_over_series(each)
 
     def save(self, res: RunResult) -> None:
         from lstmctl.rundir import csv_text, write_atomic, write_json
@@ -161,6 +247,7 @@ class _Run:
         log.info("run directory %s; trainer %s", self.run_dir, trainer_name(spec))
         try:
             self._repeats(progress)
+            self._calibrate(progress)
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM under the CLI (lstmctl.signals)
             self.save(self.result(complete=False))
             raise _interrupted(
@@ -189,7 +276,9 @@ class _Run:
         spec, data = self.spec, self.data
         saved_at = time.perf_counter()
         for i, fit in enumerate(iter_repeats(spec, data, progress)):
-            self.rows.append(score_repeat(spec, data, i, fit))
+            self.rows.append(score_repeat(spec, data, i, fit, self.scale))
+            if self.rows[-1].error is None:
+                self.members.add(data, fit)
             self.outputs.add(self.rows[-1], fit)
             if self.samples is not None:
                 self.samples.add(self.rows[-1], fit)
@@ -201,6 +290,31 @@ class _Run:
             if time.perf_counter() - saved_at >= SAVE_EVERY:
                 self.save(self.result(complete=False))
                 saved_at = time.perf_counter()
+
+    def _calibrate(self, progress: Progress | None) -> None:
+        """Forecasts of windows no repeat trained on, for the intervals' calibration.
+
+        With a validation part the repeats made them already. Without one, the
+        repeats are fitted again (one more fused fit) with the last
+        ``split.test`` rows of the training part held out; their normalized
+        errors there calibrate the spread of the repeats scored on the test part,
+        whose point scores stay those of a run without intervals.
+        """
+        spec = self.spec
+        if not spec.evaluate.intervals or self.members.val or not len(self.members):
+            return
+        from lstmctl.evaluation.preflight import prepare_run
+        from lstmctl.spec.derive import for_intervals
+        from lstmctl.training.fit import iter_repeats
+
+        calibrating, data = prepare_run(for_intervals(spec))
+        log.info(
+            "intervals: fitting the %d repeats again with %d windows held out to calibrate on",
+            spec.evaluate.repeats,
+            len(data.X_val),
+        )
+        for fit in iter_repeats(calibrating, data, progress):
+            self.members.add_calibration(data, fit)
 
     def write_reports(self, res: RunResult) -> None:
         """The update experiment, samples, forecasts, plots, report.html and tracking."""

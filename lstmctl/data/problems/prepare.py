@@ -119,9 +119,11 @@ def _prepared(g: Generated, parts: dict[str, slice], name: str, params: dict) ->
     if g.task == "classification":
         inverse = ToLabels()
         actual = inverse(y[test])
+        actual_val = inverse(y[parts["val"]])
     else:
         inverse = _identity
         actual = y[test].astype(np.float64)
+        actual_val = y[parts["val"]].astype(np.float64)
     if g.persistence is not None:
         persistence = np.asarray(g.persistence[test], dtype=np.float64)
     else:
@@ -137,6 +139,8 @@ def _prepared(g: Generated, parts: dict[str, slice], name: str, params: dict) ->
         actual_test=actual,
         persistence_test=persistence,
         inverse=inverse,
+        actual_val=actual_val,
+        inverse_val=inverse,
         input_names=list(g.input_names),
         target_names=list(g.target_names),
         test_labels=[str(i) for i in range(test.start, test.start + n_test)],
