@@ -39,10 +39,28 @@ def sequence_input(shapes: Shapes) -> Graph:
         batch_size=fixed,
         name="window",
     )
-    x = inp
+    x = inp[:, :, :-1] if shapes.series_embedding is not None else inp
     if shapes.mask_value is not None:
         x = keras.layers.Masking(mask_value=shapes.mask_value, name="masking")(x)
+    if shapes.series_embedding is not None:
+        x = keras.layers.Concatenate(name="with_series")([x, _series_embedding(inp, shapes)])
     return Graph(x=x, inputs=[inp])
+
+
+def _series_embedding(inp: Any, shapes: Shapes) -> Any:
+    """The learned vector of each window's series, repeated at every input step.
+
+    The series' index rides in the input's last column (the same on every
+    step); one Embedding maps it to ``size`` values the LSTM reads beside
+    the features, so one global model can still tell the series apart.
+    """
+    import keras
+
+    assert shapes.series_embedding is not None
+    n_series, size = shapes.series_embedding
+    ids = keras.ops.cast(inp[:, 0, -1], "int32")
+    vector = keras.layers.Embedding(n_series, size, name="series_embedding")(ids)
+    return keras.layers.RepeatVector(shapes.lookback, name="series_embedding_steps")(vector)
 
 
 def units_per_layer(spec: ModelSpec, default_layers: int) -> list[int]:

@@ -51,6 +51,9 @@ class Shapes:
     per_step: bool = False
     # Inputs are token ids (one per step) from a vocabulary of this size.
     input_vocab: int | None = None
+    # A panel's series embedding: (number of series, embedding size). The series'
+    # index is then the last input column (see blocks.sequence_input).
+    series_embedding: tuple[int, int] | None = None
 
 
 Builder = Callable[[ModelSpec, Shapes], Any]

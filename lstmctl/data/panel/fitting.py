@@ -1,0 +1,181 @@
+"""The fitted preprocessing of a panel: one :class:`Pipeline` per series, some parts shared.
+
+Each series gets its own :class:`~lstmctl.data.pipeline.Pipeline` (missing
+values, transforms such as differencing, scalers), fitted on that series'
+training rows only: transforms never reach from one series into another, and
+with ``data.scale.per: series`` neither do the scalers. What must mean the same
+in every series is then shared:
+
+* the one-hot encoder of categorical features is fitted on the training rows
+  of all series, so a category has one column everywhere;
+* with ``data.scale.per: global`` one target scaler and one feature scaler are
+  fitted on the (transformed) training rows of all series and replace the
+  series' own.
+
+Beside the pipeline's inputs, :func:`panel_inputs` adds what a panel brings:
+
+* **known covariates and calendar features, with leads**: each input step
+  carries their values at that step and at each of the ``horizon`` steps
+  after it (columns ``promo@+0 .. promo@+H``). At a window's last step these
+  are exactly the values at the forecast steps, which a model may use because
+  they are known in advance. The leads are plain columns of the rows, so
+  windows stay ordinary row windows (and can later be gathered by index).
+* **static columns**: numeric ones scaled (min-max or standard over the
+  series), categorical ones one-hot, repeated on every row of the series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from lstmctl.data.calendar import calendar_features
+from lstmctl.data.encoding import OneHot
+from lstmctl.data.panel.table import SeriesRows
+from lstmctl.data.pipeline import Pipeline, Transformed
+from lstmctl.data.splits import RowSplit
+from lstmctl.data.transforms import MinMaxScaler, NoScaler, Scaler, StandardScaler
+
+if TYPE_CHECKING:
+    from lstmctl.spec import DataSpec
+
+__all__ = ["FittedSeries", "Static", "fit_pipelines", "panel_inputs", "series_pipeline"]
+
+
+@dataclass
+class FittedSeries:
+    """One series, cleaned and split, with its pipeline (fitted by :func:`fit_pipelines`)."""
+
+    rows: SeriesRows
+    split: RowSplit
+    pipeline: Pipeline
+    # Targets observed in the file (False: filled in by the missing-value strategy).
+    observed: np.ndarray
+
+
+def series_pipeline(data: DataSpec, source: str) -> Pipeline:
+    """The (unfitted) pipeline of one series: targets, features and known covariates."""
+    return Pipeline(
+        targets=data.target,
+        features=[*data.features, *data.known],
+        categorical=[c for c in data.categorical if c in data.features],
+        transforms=[
+            {"kind": t.kind, "lag": t.lag} if t.kind == "difference" else {"kind": t.kind}
+            for t in data.transforms
+        ],
+        scale={"kind": data.scale.kind, "range": tuple(data.scale.range)},
+        missing=data.missing,
+        mask_value=data.mask_value if data.missing == "mask" else None,
+        lookback=data.window.lookback,
+        horizon=data.window.horizon,
+        source=source,
+    )
+
+
+def fit_pipelines(kept: Sequence[FittedSeries], data: DataSpec) -> None:
+    """Fit every series' pipeline on its training rows, then share the encoder (and,
+    with ``scale.per: global``, the scalers) across the series."""
+    for fs in kept:
+        fs.pipeline.fit(fs.rows.frame.iloc[: fs.split.n_fit_])
+    first = kept[0].pipeline
+    train = [fs.rows.frame.iloc[: fs.split.n_fit_] for fs in kept]
+    encoder = OneHot(
+        first.categorical, missing_as_nan=first.mask_value is not None, source=first.source
+    ).fit(pd.concat(train))
+    if data.scale.per == "global":
+        targets = np.vstack(
+            [
+                fs.pipeline.target_stages(t[fs.pipeline.targets].to_numpy(np.float64))[-1]
+                for fs, t in zip(kept, train, strict=True)
+            ]
+        )
+        numeric = first.numeric_features
+        feats = np.vstack([t[numeric].to_numpy(np.float64) for t in train])
+        target_scaler = _scaler(data, first.targets).fit(targets)
+        feature_scaler = _scaler(data, numeric).fit(feats)
+    for fs in kept:
+        p = fs.pipeline
+        p.encoder_ = encoder
+        p.input_names_ = [*p.numeric, *encoder.names_]
+        if data.scale.per == "global":
+            p.target_scaler_, p.feature_scaler_ = target_scaler, feature_scaler
+
+
+def _scaler(data: DataSpec, names: Sequence[str]) -> Scaler:
+    kind = data.scale.kind
+    if kind == "minmax":
+        return MinMaxScaler(tuple(data.scale.range), names=names, source=str(data.path))
+    if kind == "standard":
+        return StandardScaler(names=names, source=str(data.path))
+    return NoScaler(names=names, source=str(data.path))
+
+
+class Static:
+    """The static columns as model inputs: numeric ones scaled, categorical ones one-hot.
+
+    Fitted on one row per series (every kept series: a static value is known
+    for each, its training part or not).
+    """
+
+    def __init__(self, data: DataSpec) -> None:
+        self.data = data
+        self.numeric = [c for c in data.static if c not in data.categorical]
+        self.categorical = [c for c in data.static if c in data.categorical]
+
+    def fit(self, kept: Sequence[FittedSeries]) -> Static:
+        firsts = pd.concat([fs.rows.frame.iloc[:1] for fs in kept])
+        self.scaler_ = _scaler(self.data, self.numeric).fit(
+            firsts[self.numeric].to_numpy(np.float64).reshape(len(firsts), -1)
+        )
+        self.encoder_ = OneHot(self.categorical, source=str(self.data.path)).fit(firsts)
+        self.names_ = [*self.numeric, *self.encoder_.names_]
+        return self
+
+    def row(self, rows: SeriesRows) -> np.ndarray:
+        """The series' static inputs, one row ``(n_static_inputs,)``."""
+        first = rows.frame.iloc[:1]
+        num = self.scaler_.transform(first[self.numeric].to_numpy(np.float64).reshape(1, -1))
+        return np.hstack([num.reshape(1, -1), self.encoder_.transform(first)])[0]
+
+
+def panel_inputs(fs: FittedSeries, data: DataSpec, static: Static) -> tuple[Transformed, list[str]]:
+    """The series' rows in model space: the pipeline's inputs, then the leads of known
+    and calendar columns, then the static columns; and the names of the inputs."""
+    p = fs.pipeline
+    t = p.transform(fs.rows.frame)
+    horizon = data.window.horizon
+    blocks = [t.inputs]
+    names = list(p.input_names_)
+    if data.known:
+        at = [names.index(k) for k in data.known]
+        known = t.inputs[:, at]
+        # The step's own value is already an input (known@+0 is the column itself).
+        for k in range(1, horizon + 1):
+            blocks.append(_lead(known, k))
+            names += [f"{c}@+{k}" for c in data.known]
+    if data.calendar:
+        times = pd.DatetimeIndex(fs.rows.times)
+        cal, cal_names = calendar_features(times, data.calendar)
+        for k in range(horizon + 1):
+            blocks.append(_lead(cal, k))
+            names += [f"{c}@+{k}" for c in cal_names]
+    if static.names_:
+        row = static.row(fs.rows)
+        blocks.append(np.repeat(row[None, :], len(t.inputs), axis=0))
+        names += static.names_
+    inputs = np.hstack(blocks) if len(blocks) > 1 else t.inputs
+    return Transformed(inputs, t.targets, t.stages), names
+
+
+def _lead(values: np.ndarray, k: int) -> np.ndarray:
+    """``values`` moved ``k`` rows up: row t holds row t + k (NaN past the end)."""
+    if k == 0:
+        return values
+    out = np.full_like(values, np.nan)
+    if k < len(values):
+        out[:-k] = values[k:]
+    return out

@@ -1,0 +1,325 @@
+"""``prepare_panel(spec)``: many series in one long table, one global model.
+
+Order, per series (rows sorted by time, see :mod:`~lstmctl.data.panel.table`):
+handle missing values -> split its own rows (``split.test`` of *each* series:
+its last N rows, or that fraction of its rows; validation likewise) -> fit its
+pipeline on its training rows (shared parts: :mod:`~lstmctl.data.panel.fitting`)
+-> cut its windows. Windows never cross from one series into another: each
+series is windowed alone. The training windows of all series are pooled (one
+model learns from all of them); validation and test windows are grouped by
+series, and :class:`~lstmctl.data.prepared.Panel` says which series each is
+from, so scoring can be per series in original units (walk-forward inverse
+with that series' pipeline) and persistence is each series' own last value.
+
+Windows are gathered by index from each series' rows straight into one array
+per part (no per-series copies pooled afterwards), but they are still
+materialized: about ``lookback`` times the rows' memory. The log reports their
+memory beside the table's; gathering them per batch in the trainer is what
+would bring it down to a small multiple of the table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstmctl.data.calendar import CALENDAR_FEATURES, calendar_features
+from lstmctl.data.loading import load_long
+from lstmctl.data.panel.fitting import (
+    FittedSeries,
+    Static,
+    fit_pipelines,
+    panel_inputs,
+    series_pipeline,
+)
+from lstmctl.data.panel.table import SeriesRows, split_series
+from lstmctl.data.prepared import Panel, Prepared, Series
+from lstmctl.data.splits import RowSplit
+from lstmctl.data.windows import Windower
+from lstmctl.errors import DataError, SpecError, UsageError
+from lstmctl.memory import check_fits, human
+from lstmctl.spec import Spec
+
+__all__ = ["prepare_panel"]
+
+log = logging.getLogger("lstmctl")
+PARTS = ("train", "val", "test")
+
+
+def prepare_panel(spec: Spec) -> Prepared:
+    """Everything the models and the scoring need from a long table of many series."""
+    data = spec.data
+    source = str(data.path)
+    _check_spec(spec)
+    table = load_long(data)
+    kept, skipped = _clean_and_split(split_series(table, data), spec)
+    fit_pipelines(kept, data)
+    static = Static(data).fit(kept)
+    cut = [_cut(fs, spec, static, k) for k, fs in enumerate(kept)]
+    names = cut[0].names
+    _check_fits(cut, data.window.lookback, data.window.horizon)
+    X, y, which = {}, {}, {}
+    for part in PARTS:
+        X[part], y[part] = _gather(cut, part, data.window.lookback, data.window.horizon)
+        which[part] = np.concatenate(
+            [np.full(len(c.origins[part]), i, dtype=np.int64) for i, c in enumerate(cut)]
+        )
+    if not len(X["train"]):
+        raise DataError("expected at least one complete training window, found none", where=source)
+    _log_memory(table.frame, X, y)
+    panel = Panel(
+        ids=[fs.rows.id for fs in kept],
+        series=[c.series for c in cut],
+        test_series=which["test"],
+        val_series=which["val"],
+        skipped=skipped,
+    )
+    state: dict[str, Any] = {
+        "series": {"count": len(kept), "ids": panel.ids, "skipped": skipped},
+        "scale_per": data.scale.per or "series",
+        "inputs": names,
+        "windows": {k: int(len(v)) for k, v in X.items()},
+        "test_windows_imputed": sum(c.imputed for c in cut),
+    }
+    return Prepared(
+        X_train=X["train"],
+        y_train=y["train"],
+        X_val=X["val"],
+        y_val=y["val"],
+        X_test=X["test"],
+        y_test=y["test"],
+        actual_test=np.concatenate([c.actual["test"] for c in cut]),
+        persistence_test=np.concatenate([c.persistence for c in cut]),
+        inverse=PanelInverse([c.inverse["test"] for c in cut]),
+        input_names=names,
+        target_names=list(data.target),
+        test_labels=[v for c in cut for v in c.test_labels],
+        actual_val=np.concatenate([c.actual["val"] for c in cut]),
+        inverse_val=PanelInverse([c.inverse["val"] for c in cut]),
+        mask_value=kept[0].pipeline.mask_value,
+        state=state,
+        panel=panel,
+        series_embedding=None
+        if spec.model.series_embedding is None
+        else (len(kept), int(spec.model.series_embedding)),
+    )
+
+
+def _check_spec(spec: Spec) -> None:
+    """What a panel cannot have (yet), before the table is read."""
+    data = spec.data
+    if data.split.test == 0:  # only finalize asks for no test part (spec.derive.final_spec)
+        raise UsageError(
+            "finalize of a panel (data.series) is not supported yet", where="data.series"
+        )
+    if spec.model.stateful:
+        raise SpecError(
+            "a stateful model carries its state from one window to the next, but a panel's "
+            "windows come from many series: expected stateful: false, found true",
+            where="model.stateful",
+        )
+    if spec.evaluate.update is not None:
+        raise SpecError(
+            "the update experiment walks one series forward; a panel's is not supported "
+            "yet: expected evaluate.update: null",
+            where="evaluate.update",
+        )
+    if spec.model.series_embedding is not None and spec.model.arch == "cnn_lstm":
+        raise SpecError(
+            "cnn_lstm reads each step as a frame and has no series embedding: expected "
+            "model.series_embedding: null or another architecture",
+            where="model.series_embedding",
+        )
+    unknown = [c for c in data.calendar if c not in CALENDAR_FEATURES]
+    if unknown:
+        try:
+            calendar_features(pd.DatetimeIndex([]), data.calendar)
+        except ValueError as e:
+            raise SpecError(str(e), where="data.calendar") from None
+
+
+def _clean_and_split(
+    series: list[SeriesRows], spec: Spec
+) -> tuple[list[FittedSeries], dict[str, str]]:
+    """Each series cleaned and split; those too short are an error or skipped (listed)."""
+    data = spec.data
+    source = str(data.path)
+    kept: list[FittedSeries] = []
+    short: dict[str, str] = {}
+    for rows in series:
+        pipeline = series_pipeline(data, f"{source}: series {rows.id!r}")
+        observed = rows.frame[list(data.target)].notna().all(axis=1)
+        frame = pipeline.clean(rows.frame, record=True)
+        pipeline.name_rows(source, frame.index.to_numpy())
+        at = rows.frame.index.get_indexer(frame.index)
+        if data.calendar and not pd.api.types.is_datetime64_any_dtype(rows.times):
+            raise DataError(
+                "data.calendar needs dates in the time column, found numbers or labels "
+                f"like {rows.labels[0]!r}",
+                where=f"{source}: column {data.time}",
+            )
+        cleaned = SeriesRows(rows.id, frame, rows.times.iloc[at], [rows.labels[i] for i in at])
+        try:
+            split = RowSplit(data.split.test, data.split.validation).fit(len(frame))
+            split.check(data.window.lookback, data.window.horizon, pipeline.lags)
+        except DataError as e:
+            short[rows.id] = e.message
+            continue
+        kept.append(FittedSeries(cleaned, split, pipeline, observed.to_numpy()[at]))
+    if short and (data.short_series == "error" or not kept):
+        sid, why = next(iter(short.items()))
+        more = f" (and {len(short) - 1} more series)" if len(short) > 1 else ""
+        hint = "" if not kept else "; or set data.short_series: skip to leave such series out"
+        raise DataError(
+            f"series {sid!r} is too short: {why}{more}{hint}",
+            where=f"{source}: column {', '.join(data.series or [])}",
+        )
+    for sid, why in short.items():
+        log.warning("warning: series %r left out (data.short_series: skip): %s", sid, why)
+    return kept, short
+
+
+@dataclass
+class _Cut:
+    """One series' windows by part, and what scoring needs of its test part."""
+
+    names: list[str]
+    # The series' rows in model space (float32): what its windows are gathered from.
+    inputs: np.ndarray
+    targets: np.ndarray
+    # The origin (last input row) of each window of each part.
+    origins: dict[str, np.ndarray]
+    actual: dict[str, np.ndarray]
+    inverse: dict[str, _SeriesInverse]
+    persistence: np.ndarray
+    test_labels: list[str]
+    series: Series
+    imputed: int
+
+
+def _cut(fs: FittedSeries, spec: Spec, static: Static, index: int) -> _Cut:
+    """Window the ``index``-th series alone and assign each window to train, validation
+    or test."""
+    data = spec.data
+    horizon = data.window.horizon
+    t, names = panel_inputs(fs, data, static)
+    if spec.model.series_embedding is not None:  # the model embeds the last column
+        t.inputs = np.hstack([t.inputs, np.full((len(t.inputs), 1), float(index))])
+        names = [*names, "series_index"]
+    mask = fs.pipeline.mask_value is not None
+    windower = Windower(data.window.lookback, horizon, allow_missing_inputs=mask).fit()
+    origins = windower.origins(t.inputs, t.targets)
+    parts = fs.split.assign(origins, horizon)
+    steps = origins[:, None] + np.arange(1, horizon + 1)[None, :]
+    # Filled-in targets are guesses: the test part is scored on observed values only.
+    imputed = ~fs.observed[np.minimum(steps, len(fs.observed) - 1)].all(axis=1)
+    n_imputed = int((parts["test"] & imputed).sum())
+    parts["test"] &= ~imputed
+    original = t.stages[0]
+    at = {k: origins[parts[k]] for k in ("val", "test")}
+    actual = {k: original[at[k][:, None] + np.arange(1, horizon + 1)[None, :]] for k in at}
+    last_seen = pd.DataFrame(original).ffill().to_numpy()
+    persistence = np.repeat(last_seen[at["test"]][:, None, :], horizon, axis=1)
+    return _Cut(
+        names=names,
+        inputs=t.inputs.astype(np.float32),
+        targets=t.targets.astype(np.float32),
+        origins={k: origins[parts[k]] for k in PARTS},
+        actual={
+            k: np.asarray(v, dtype=np.float64).reshape(-1, horizon, original.shape[1])
+            for k, v in actual.items()
+        },
+        inverse={k: _SeriesInverse(fs.pipeline, t.stages, at[k]) for k in at},
+        persistence=np.asarray(persistence, dtype=np.float64),
+        test_labels=[fs.rows.labels[o + 1] for o in at["test"]],
+        series=Series(
+            values=np.asarray(original, dtype=np.float64),
+            n_insample=fs.split.n_train_,
+            test_origins=at["test"],
+            labels=list(fs.rows.labels),
+        ),
+        imputed=n_imputed,
+    )
+
+
+def _check_fits(cut: list[_Cut], lookback: int, horizon: int) -> None:
+    """SpecError when every series' windows together would not fit in memory."""
+    n = sum(len(o) for c in cut for o in c.origins.values())
+    n_in, n_out = cut[0].inputs.shape[1], cut[0].targets.shape[1]
+    check_fits(
+        4 * n * (lookback * n_in + horizon * n_out),
+        where="data.window.lookback",
+        what=f"{n} windows of {lookback} steps x {n_in} inputs over {len(cut)} series",
+    )
+
+
+def _gather(
+    cut: list[_Cut], part: str, lookback: int, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of one part, series after series, gathered by index from each series'
+    rows straight into one array (no per-series copies pooled afterwards)."""
+    n = sum(len(c.origins[part]) for c in cut)
+    n_in, n_out = cut[0].inputs.shape[1], cut[0].targets.shape[1]
+    X = np.empty((n, lookback, n_in), dtype=np.float32)
+    y = np.empty((n, horizon, n_out), dtype=np.float32)
+    back = np.arange(-lookback + 1, 1)
+    ahead = np.arange(1, horizon + 1)
+    start = 0
+    for c in cut:
+        o = c.origins[part]
+        X[start : start + len(o)] = c.inputs[o[:, None] + back]
+        y[start : start + len(o)] = c.targets[o[:, None] + ahead]
+        start += len(o)
+    return X, y
+
+
+def _log_memory(frame: pd.DataFrame, X: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> None:
+    windows = sum(a.nbytes for a in X.values()) + sum(a.nbytes for a in y.values())
+    raw = int(frame.memory_usage(deep=True).sum())
+    log.info(
+        "panel: the table's value columns take %s, the windows %s (%.1f times: windows "
+        "are materialized, lookback steps each)",
+        human(raw),
+        human(windows),
+        windows / max(raw, 1),
+    )
+
+
+class _SeriesInverse:
+    """One series' model-space forecasts at ``origins`` -> its original units."""
+
+    def __init__(self, pipeline: Any, stages: list[np.ndarray], origins: np.ndarray) -> None:
+        self.pipeline, self.stages, self.origins = pipeline, stages, origins
+
+    def __call__(self, pred: np.ndarray) -> np.ndarray:
+        return np.asarray(
+            self.pipeline.inverse_transform(pred, self.origins, self.stages), dtype=np.float64
+        )
+
+
+class PanelInverse:
+    """Pooled model-space forecasts (series after series) -> original units, each series
+    inverted by its own pipeline (its scaler, then walk-forward through its transforms)."""
+
+    def __init__(self, parts: list[_SeriesInverse]) -> None:
+        self.parts = parts
+        self.counts = [len(p.origins) for p in parts]
+
+    def __call__(self, pred: np.ndarray) -> np.ndarray:
+        z = np.asarray(pred, dtype=np.float64)
+        if z.ndim != 3 or z.shape[0] != sum(self.counts):
+            raise ValueError(
+                f"expected predictions for the {sum(self.counts)} windows of the panel "
+                f"(windows, horizon, targets), found {z.shape}"
+            )
+        out, start = [], 0
+        for part, n in zip(self.parts, self.counts, strict=True):
+            out.append(part(z[start : start + n]))
+            start += n
+        if not out:
+            return z
+        return np.concatenate(out)
