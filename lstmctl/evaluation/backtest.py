@@ -1,0 +1,232 @@
+"""Scoring a backtest: every fold's repeats and baselines in original units, then pooled.
+
+The data is prepared once for all folds (:mod:`lstmctl.data.folds`): its test
+windows are every fold's, and each fold scores its own subset of them.
+
+* **Per fold**: each repeat's forecasts of the fold's test windows, inverted
+  walk-forward to original units and scored; each baseline on exactly those
+  targets. MASE and RMSSE are scaled by the rows before the fold's test part.
+* **Pooled**: the folds' targets concatenated (fold by fold, in time order;
+  with ``step`` below the test length the folds overlap and a target counts
+  once per fold that tests it). Each repeat's pooled score, the baselines'
+  pooled scores, and the verdict: a Diebold–Mariano test of the ensemble
+  (the repeats' mean forecast) against the best baseline on the pooled
+  targets. Pooled MASE and RMSSE are scaled by the earliest fold's training
+  rows, the one in-sample part every fold has seen.
+
+The baselines forecast every test window once (walk-forward over the union
+of the folds' origins, :func:`lstmctl.evaluation.evaluate.baseline_forecasts`)
+and each fold takes its own: a walk-forward forecast at an origin uses the
+rows up to that origin only, whichever fold it is scored in. ETS and ARIMA
+re-select their model on the union's schedule (every season), so a fold's
+refits fall where the union's do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lstmctl.data.folds import FoldPlan, FoldRange
+from lstmctl.data.prepared import Prepared
+from lstmctl.evaluation.evaluate import RepeatScore, season_of
+from lstmctl.evaluation.intervals import ensemble
+from lstmctl.evaluation.metrics import CLASSIFICATION_METRICS, Scale, pointwise_loss, score
+from lstmctl.evaluation.significance import share_better
+from lstmctl.evaluation.significance import verdict as dm_verdict
+from lstmctl.evaluation.summary import summarize
+from lstmctl.spec import Spec
+from lstmctl.spec.vocabulary import LOWER_IS_BETTER
+from lstmctl.training.result import FitResult
+
+
+@dataclass
+class FoldScores:
+    """One fold's (or the pooled) scores: each repeat's, their summary, the baselines'."""
+
+    rows: list[RepeatScore]
+    baselines: dict[str, dict[str, float]]
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fold: int | None = None
+    train_rows: int = 0
+    test: list[str] = field(default_factory=list)
+    significance: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"metrics": self.metrics, "baselines": self.baselines}
+        if self.fold is not None:
+            return {"fold": self.fold, "train_rows": self.train_rows, "test": self.test, **out}
+        return {**out, "significance": self.significance}
+
+
+@dataclass
+class BacktestScores:
+    """Every fold's scores and the pooled ones."""
+
+    folds: list[FoldScores]
+    pooled: FoldScores
+
+    def to_json(self) -> dict[str, Any]:
+        return {"folds": [f.to_json() for f in self.folds], "pooled": self.pooled.to_json()}
+
+
+def score_backtest(
+    spec: Spec,
+    data: Prepared,
+    plan: FoldPlan,
+    ranges: list[FoldRange],
+    fits: list[list[FitResult]],
+    baselines: dict[str, np.ndarray],
+    train_rows: list[int],
+) -> BacktestScores:
+    """Score ``fits[f][i]`` (repeat i of fold f; its ``test_pred`` covers fold f's test
+    windows, or every test window when one fit scores all folds) and the baselines'
+    forecasts of every test window."""
+    assert data.series is not None  # backtests need a series read from data.path
+    season = season_of(spec, data) or 1
+    values = data.series.values
+    labels = data.series.labels
+    folds: list[FoldScores] = []
+    forecasts: list[list[np.ndarray | None]] = []  # [fold][repeat], original units
+    for f, rng in enumerate(ranges):
+        start = plan.test_start(f)
+        scale = Scale(insample=values[:start], season=season)
+        actual = data.actual_test[rng.test]
+        preds = [_inverted(data, rng, fit) for fit in fits[f]]
+        forecasts.append(preds)
+        rows = [
+            _row(spec, i, fit, actual, p, scale)
+            for i, (fit, p) in enumerate(zip(fits[f], preds, strict=True))
+        ]
+        fold = FoldScores(
+            rows=rows,
+            baselines=_baseline_scores(spec, actual, baselines, rng.test, scale),
+            fold=f,
+            train_rows=train_rows[f],
+            test=[labels[start], labels[start + plan.n_test - 1]],
+        )
+        fold.metrics = _summary(spec, rows)
+        folds.append(fold)
+    return BacktestScores(folds, _pooled(spec, data, ranges, fits, forecasts, baselines, season))
+
+
+def _inverted(data: Prepared, rng: FoldRange, fit: FitResult) -> np.ndarray | None:
+    """A fit's forecasts of the fold's test windows in original units (None: it failed)."""
+    if fit.error is not None or not np.size(fit.test_pred):
+        return None
+    pred = np.asarray(fit.test_pred, dtype=np.float64)
+    if len(pred) == len(data.X_test) and len(rng.test) != len(pred):
+        pred = pred[rng.test]  # one fit's forecasts of every fold's windows
+    # The walk-forward inverse works window by window: other windows' rows are filler.
+    full = np.zeros((len(data.X_test), *pred.shape[1:]), np.float64)
+    full[rng.test] = pred
+    return data.inverse(full)[rng.test]
+
+
+def _row(
+    spec: Spec,
+    index: int,
+    fit: FitResult,
+    actual: np.ndarray,
+    forecast: np.ndarray | None,
+    scale: Scale,
+) -> RepeatScore:
+    names: list[str] = list(spec.evaluate.metrics)
+    error = fit.error
+    scores: dict[str, float]
+    if forecast is None:
+        scores = {m: float("nan") for m in names}
+    else:
+        scores = score(names, actual, forecast, scale)
+        if not np.isfinite(forecast).all():
+            error = error or "forecasts are not finite"
+    return RepeatScore(index + 1, fit.seed, scores, fit.epochs_run, fit.seconds, error)
+
+
+def _summary(spec: Spec, rows: list[RepeatScore]) -> dict[str, dict[str, Any]]:
+    ok = [r for r in rows if r.error is None]
+    return {m: summarize([r.scores[m] for r in ok]) for m in spec.evaluate.metrics}
+
+
+def _baseline_scores(
+    spec: Spec,
+    actual: np.ndarray,
+    baselines: dict[str, np.ndarray],
+    windows: np.ndarray,
+    scale: Scale,
+) -> dict[str, dict[str, float]]:
+    metrics = [m for m in spec.evaluate.metrics if m not in CLASSIFICATION_METRICS]
+    return {name: score(metrics, actual, pred[windows], scale) for name, pred in baselines.items()}
+
+
+def _pooled(
+    spec: Spec,
+    data: Prepared,
+    ranges: list[FoldRange],
+    fits: list[list[FitResult]],
+    forecasts: list[list[np.ndarray | None]],
+    baselines: dict[str, np.ndarray],
+    season: int,
+) -> FoldScores:
+    """Every fold's targets as one test set: each repeat's score, the baselines', the verdict."""
+    assert data.series is not None
+    scale = Scale(insample=data.series.values[: data.series.n_insample], season=season)
+    windows = np.concatenate([rng.test for rng in ranges])
+    actual = data.actual_test[windows]
+    rows: list[RepeatScore] = []
+    members: list[np.ndarray] = []
+    for i in range(spec.evaluate.repeats):
+        parts = [forecasts[f][i] for f in range(len(ranges))]
+        failed = next((fits[f][i] for f in range(len(ranges)) if parts[f] is None), None)
+        done = [p for p in parts if p is not None]
+        pooled = np.concatenate(done) if failed is None else None
+        fit = failed if failed is not None else fits[-1][i]
+        row = _row(spec, i, fit, actual, pooled, scale)
+        rows.append(row)
+        if row.error is None and pooled is not None:
+            members.append(pooled)
+    out = FoldScores(rows=rows, baselines=_baseline_scores(spec, actual, baselines, windows, scale))
+    out.metrics = _summary(spec, rows)
+    if members:
+        out.significance = _verdict(
+            spec, data, actual, ensemble(np.stack(members)), out, baselines, windows
+        )
+    return out
+
+
+def _verdict(
+    spec: Spec,
+    data: Prepared,
+    actual: np.ndarray,
+    center: np.ndarray,
+    pooled: FoldScores,
+    baselines: dict[str, np.ndarray],
+    windows: np.ndarray,
+) -> dict[str, Any] | None:
+    """The ensemble against the best baseline on the first metric, over the pooled targets."""
+    metrics = [m for m in spec.evaluate.metrics if m not in CLASSIFICATION_METRICS]
+    if not metrics:
+        return None
+    metric = metrics[0]
+    scored = {
+        name: s[metric]
+        for name, s in pooled.baselines.items()
+        if np.isfinite(s.get(metric, np.nan))
+    }
+    if not scored:
+        return None
+    pick = min if LOWER_IS_BETTER[metric] else max
+    best = pick(scored, key=lambda name: scored[name])
+    out = dm_verdict(
+        pointwise_loss(metric, actual, center),
+        pointwise_loss(metric, actual, baselines[best][windows]),
+        best,
+        data.horizon,
+    )
+    values = [r.scores[metric] for r in pooled.rows if r.error is None]
+    out["metric"] = metric
+    out["of"] = "ensemble"
+    out["repeats_better"] = share_better(values, scored[best])
+    return out

@@ -1,0 +1,271 @@
+"""``run`` with ``evaluate.backtest``: F folds x R repeats, fused, scored per fold and pooled.
+
+The path (``lstmctl.workflows.run.run`` hands over here when the spec asks
+for a backtest):
+
+1. the usual checks (:func:`lstmctl.evaluation.preflight.check_run`) on the
+   spec as written, then the folds' rows (:func:`lstmctl.data.folds.plan_folds`);
+2. the data prepared once with a test part that starts at the earliest
+   fold's test rows: the pipeline (transforms, scaler) is fitted on the
+   earliest fold's training rows and shared by every fold. No fold sees a
+   row of its test part through the scaler; a later fold's scaler is fitted
+   on fewer rows than a run on that fold alone would fit it on (a choice for
+   one shared array of windows, which is what lets the folds fuse);
+3. with ``refit: true`` every fold's repeats in one compiled program
+   (:func:`lstmctl.training.folds_fit.fit_folds`); with ``refit: false`` the
+   repeats fitted once on the earliest fold's training rows
+   (:func:`lstmctl.training.fused.fit_fused`), forecasting every fold;
+4. the scores (:func:`lstmctl.evaluation.backtest.score_backtest`), the run
+   directory (``spec.yaml``, ``results.json``, ``repeats.csv`` with the
+   pooled scores, ``backtest.png``).
+
+What a backtest refuses (one SpecError naming the key): a generated problem
+(no series to cut folds from), ``backend: tensorflow`` (the folds are fused
+replicas; the plain Keras path would be F separate runs), early stopping on
+``val_loss``, a validation part, intervals and the update experiment (each
+needs a validation or update walk per fold, not built yet), many series,
+MLflow tracking.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lstmctl import __version__
+from lstmctl.data.folds import FoldPlan, backtest_test_rows, fold_ranges, plan_folds
+from lstmctl.data.prepared import Prepared
+from lstmctl.errors import Interrupted, SpecError
+from lstmctl.spec import Spec
+from lstmctl.training.result import Progress
+
+log = logging.getLogger("lstmctl")
+
+
+@dataclass
+class BacktestOutputs:
+    """The files a backtest draws (what ``--plot`` lists)."""
+
+    plots: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class BacktestResult:
+    """A backtest's outcome, shaped like ``RunResult`` for the report (its repeats and
+    summary are the pooled ones) plus ``backtest``, the per-fold and pooled scores."""
+
+    spec: Spec
+    rows: list[Any]
+    baselines: dict[str, dict[str, float]]
+    summary: Any
+    backtest: Any
+    run_dir: Path
+    seconds: float
+    n_test: int
+    season: int | None = None
+    trainer: str = "fused"
+    complete: bool = True
+    target_names: list[str] = field(default_factory=list)
+    outputs: BacktestOutputs = field(default_factory=BacktestOutputs)
+    updating: Any = None
+    ensemble: Any = None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Any]:
+        return [r for r in self.rows if r.error is not None]
+
+    @property
+    def best_baseline(self) -> str | None:
+        sig = self.backtest.pooled.significance
+        return None if sig is None else str(sig["vs"])
+
+    def to_json(self) -> dict[str, Any]:
+        """``run``'s results JSON (pooled metrics and baselines) plus ``backtest``."""
+        bt = self.spec.evaluate.backtest
+        assert bt is not None
+        sig = self.backtest.pooled.significance
+        return {
+            "name": self.spec.name,
+            "arch": self.spec.model.arch,
+            "repeats": len(self.rows) - len(self.failed),
+            "repeats_requested": self.spec.evaluate.repeats,
+            "metrics": self.summary.metrics,
+            "baselines": self.baselines,
+            "skill": self.summary.skill,
+            **({"best_baseline": self.best_baseline} if self.best_baseline else {}),
+            **({"season": self.season} if self.season else {}),
+            **({"significance": sig} if sig else {}),
+            "backtest": {"settings": bt.model_dump(mode="json"), **self.backtest.to_json()},
+            "per_repeat": [r.row() for r in self.rows],
+            "failed": [{"repeat": r.repeat, "error": r.error} for r in self.failed],
+            "targets": self.target_names,
+            "test_windows": self.n_test,
+            "trainer": self.trainer,
+            "complete": self.complete,
+            "run_dir": str(self.run_dir),
+            "seconds": round(self.seconds, 3),
+            "lstmctl": __version__,
+        }
+
+
+def check_backtest(spec: Spec) -> None:
+    """SpecError for what a backtest does not support (see the module's docstring)."""
+    where, what = None, ""
+    es = spec.train.early_stopping
+    if spec.data.problem is not None:
+        where, what = "data.problem", "backtests need a series read from data.path"
+    elif spec.backend != "auto":
+        where, what = "backend", "backtests run on the fused trainer: use backend: auto"
+    elif es is not None and es.monitor == "val_loss":
+        where, what = "train.early_stopping.monitor", "backtests have no validation part: use loss"
+    elif spec.data.split.validation:
+        where, what = "data.split.validation", "backtests have no validation part: set it to 0"
+    elif spec.evaluate.intervals:
+        where, what = "evaluate.intervals", "backtests do not calibrate intervals yet: use []"
+    elif spec.evaluate.update is not None:
+        where, what = "evaluate.update", "backtests do not run the update experiment"
+    elif spec.data.series:
+        where, what = "data.series", "backtests take one series"
+    elif spec.tracking.mlflow:
+        where, what = "tracking.mlflow", "backtests are not logged to MLflow yet"
+    if where is not None:
+        raise SpecError(f"{what} (evaluate.backtest is set)", where=where)
+
+
+def prepare_backtest(spec: Spec) -> tuple[Spec, Prepared, FoldPlan]:
+    """Check the spec, plan its folds and prepare the data all folds share."""
+    from lstmctl.data.prepare import prepare
+    from lstmctl.evaluation.evaluate import check_baselines
+    from lstmctl.evaluation.preflight import check_run
+    from lstmctl.spec.derive import derive
+    from lstmctl.training.checks import check_windows
+
+    bt = spec.evaluate.backtest
+    assert bt is not None
+    check_backtest(spec)
+    spec, usual = check_run(spec)
+    assert usual.series is not None and usual.pipeline is not None
+    n_rows, n_test = len(usual.series.values), int(usual.state["rows"]["test"])
+    need = usual.pipeline.lags + usual.lookback + usual.horizon
+    plan = plan_folds(n_rows, n_test, bt.folds, bt.step, need)
+    shared = derive(spec, {"data.split.test": backtest_test_rows(plan)}, validate=False)
+    data = prepare(shared)
+    check_windows(spec, data)
+    check_baselines(spec, data)
+    if bt.refit:
+        _check_replicas(spec, data, bt.folds)
+    return spec, data, plan
+
+
+def _check_replicas(spec: Spec, data: Prepared, folds: int) -> None:
+    """F x R replicas in one program: within one block of the fused trainer, and memory."""
+    from lstmctl.spec.derive import derive
+    from lstmctl.training.footprint import FUSED_BLOCK, check_footprint
+
+    n = folds * spec.evaluate.repeats
+    if n > FUSED_BLOCK:
+        raise SpecError(
+            f"expected at most {FUSED_BLOCK} fits in one program (folds x repeats), found "
+            f"{folds} x {spec.evaluate.repeats} = {n}; the fused folds are not split into "
+            "blocks yet: use fewer folds or repeats",
+            where="evaluate.backtest.folds",
+        )
+    check_footprint(derive(spec, {"evaluate.repeats": n}, validate=False), data)
+
+
+def run_backtest(
+    spec: Spec, runs_dir: str | Path | None = None, progress: Progress | None = None
+) -> BacktestResult:
+    """Fit and score every fold (see the module's docstring); write the run directory."""
+    from lstmctl.rundir import create_run_dir, discard_run_dir, write_atomic
+
+    start = time.perf_counter()
+    spec, data, plan = prepare_backtest(spec)
+    run_dir = create_run_dir(runs_dir or spec.runs_dir, spec.name)
+    write_atomic(run_dir / "spec.yaml", spec.to_yaml())
+    try:
+        res = _fit_and_score(spec, data, plan, run_dir, progress)
+    except KeyboardInterrupt as e:
+        discard_run_dir(run_dir)
+        from lstmctl.signals import interrupted, signum_of
+
+        what = f"{interrupted(signum_of(e))} during the backtest's fit; nothing was kept"
+        raise Interrupted(what, where="run", signum=signum_of(e)) from None
+    except Exception:
+        discard_run_dir(run_dir)
+        raise
+    res.seconds = time.perf_counter() - start
+    _write(res)
+    return res
+
+
+def _fit_and_score(
+    spec: Spec, data: Prepared, plan: FoldPlan, run_dir: Path, progress: Progress | None
+) -> BacktestResult:
+    from lstmctl.evaluation.backtest import score_backtest
+    from lstmctl.evaluation.evaluate import baseline_forecasts, season_of, summarize_repeats
+    from lstmctl.training.backend import use_backend
+
+    bt = spec.evaluate.backtest
+    assert bt is not None and data.series is not None
+    batch = spec.train.batch_size if spec.model.stateful else None
+    origins = data.series.test_origins
+    ranges = fold_ranges(plan, len(data.X_train), origins, data.horizon, bt.window, batch)
+    log.info(
+        "backtest: %d folds x %d repeats (%s, %s)",
+        bt.folds,
+        spec.evaluate.repeats,
+        bt.window,
+        "refitted per fold" if bt.refit else "one fit",
+    )
+    use_backend(spec.backend)
+
+    def per_call(done: int, total: int) -> None:
+        if progress is not None:
+            progress(-1, done, total)
+
+    if bt.refit:
+        from lstmctl.training.folds_fit import fit_folds
+
+        fits = fit_folds(spec, data, ranges, per_call)
+        first = plan.test_start(0)
+        train_rows = [
+            plan.test_start(f) if bt.window == "expanding" else first for f in range(bt.folds)
+        ]
+    else:
+        from lstmctl.training.fused import fit_fused
+
+        fits = [fit_fused(spec, data, per_call)] * bt.folds
+        train_rows = [plan.test_start(0)] * bt.folds
+    scores = score_backtest(
+        spec, data, plan, ranges, fits, baseline_forecasts(spec, data), train_rows
+    )
+    pooled = scores.pooled
+    return BacktestResult(
+        spec=spec,
+        rows=pooled.rows,
+        baselines=pooled.baselines,
+        summary=summarize_repeats(spec, pooled.rows, pooled.baselines),
+        backtest=scores,
+        run_dir=run_dir,
+        seconds=0.0,
+        n_test=sum(len(r.test) for r in ranges),
+        season=season_of(spec, data),
+        target_names=list(data.target_names),
+    )
+
+
+def _write(res: BacktestResult) -> None:
+    """results.json, repeats.csv (pooled) and backtest.png."""
+    from lstmctl.report.backtest_view import backtest_chart
+    from lstmctl.rundir import csv_text, write_atomic, write_json
+
+    data = res.to_json()
+    write_atomic(res.run_dir / "repeats.csv", csv_text([r.row() for r in res.rows]))
+    write_json(res.run_dir / "results.json", data)
+    chart = backtest_chart(data["backtest"], res.run_dir / "backtest.png")
+    res.outputs.plots = [] if chart is None else [chart]
