@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,11 +116,15 @@ def finalize(
     force: bool = False,
     onnx: bool = True,
     progress: Any = None,
+    members: int = 10,
 ) -> SavedModel:
-    """Fit on all the data and save a model directory (see workflows.finalize)."""
+    """Fit ``members`` models on all the data and save a model directory (see
+    workflows.finalize; 10 as the command: workflows.finalize.DEFAULT_MEMBERS)."""
     from lstmctl.workflows.finalize import finalize as finalize_workflow
 
-    return finalize_workflow(spec, out, overrides, force=force, onnx=onnx, progress=progress)
+    return finalize_workflow(
+        spec, out, overrides, force=force, onnx=onnx, progress=progress, members=members
+    )
 
 
 def update(
@@ -178,11 +182,22 @@ def predict(
     horizon: int | None = None,
     engine: str = "auto",
     history: bool = True,
+    intervals: Sequence[float] = (),
+    members: bool = False,
 ) -> Forecast:
-    """Forecasts from a model directory, without TensorFlow (see serving.predict)."""
+    """Forecasts from a model directory, without TensorFlow (see serving.predict);
+    ``intervals``: levels of an ensemble's intervals, ``members``: each member's forecast."""
     from lstmctl.serving.predict import predict as predict_rows
 
-    return predict_rows(model, text, horizon=horizon, engine=engine, history=history)
+    return predict_rows(
+        model,
+        text,
+        horizon=horizon,
+        engine=engine,
+        history=history,
+        intervals=intervals,
+        members=members,
+    )
 
 
 def catalog(what: str | None = None) -> dict[str, dict[str, str]]:
@@ -264,6 +279,10 @@ def validate(spec: Spec | str | Path, overrides: list[str] | None = None) -> Spe
         from lstmctl.workflows.compare import check_variants, variants
 
         check_variants(variants(s))
+    elif s.evaluate.backtest is not None:  # the folds fit the data, F x R fits fit memory
+        from lstmctl.workflows.backtest import prepare_backtest
+
+        s = prepare_backtest(s)[0]
     else:
         s = check_run(s).spec  # a problem's task settled, as run runs it
     if s.tune is not None:

@@ -9,6 +9,10 @@ A model directory (``saved/NAME/``) holds::
     data.csv          the rows it was trained on (what `update` adds new rows to)
     model.onnx        optional: the same network for onnxruntime (the fast predict path)
 
+and, for an ensemble of N members (``finalize --members N``), the other
+members' ``member-NN.keras`` / ``member-NN.onnx``, ``members.json`` and
+``intervals.json`` (see :mod:`lstmctl.modeldir.members`).
+
 It is written under a temporary name beside the target, every file fsynced,
 and renamed into place only when complete, so a crash never leaves half a
 model. Opening one checks the manifest's format version and every file's
@@ -345,17 +349,21 @@ class ModelDir:
         raw = parse_yaml(self.read_text("spec.yaml"), where)
         return validate_spec(raw, source=where)
 
-    def load_keras(self) -> Any:
-        """The Keras model, loaded in safe mode from the verified bytes."""
+    def load_keras(self, name: str = "model.keras") -> Any:
+        """A Keras model (``model.keras``, or an ensemble member's), loaded in safe mode
+        from the verified bytes."""
         import keras
 
         from lstmctl.models.layers import custom_objects
 
+        data = self.read_bytes(name)
+        if name != "model.keras":  # model.keras was inspected when the directory was opened
+            check_keras_archive(data, str(self.path / name))
         # Loading from a private copy of the bytes that were hashed: the file
         # cannot be swapped between the check and the load.
         with tempfile.TemporaryDirectory(prefix="lstmctl-model-") as tmp:
             path = Path(tmp) / "model.keras"
-            path.write_bytes(self.read_bytes("model.keras"))
+            path.write_bytes(data)
             try:
                 # Only lstmctl's own registered layers are allowed besides Keras'.
                 return keras.saving.load_model(
@@ -365,7 +373,7 @@ class ModelDir:
                 raise ModelDirError(
                     f"expected a Keras model archive, found one Keras cannot load "
                     f"({type(e).__name__}: {first_line(e)})",
-                    where=str(self.path / "model.keras"),
+                    where=str(self.path / name),
                 ) from None
 
 

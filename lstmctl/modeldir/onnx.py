@@ -2,8 +2,9 @@
 
 ``export_onnx`` exports through tf2onnx on the TensorFlow backend; from a
 process running Keras on JAX it runs this module in a child process
-(``python -m lstmctl.modeldir.onnx export-onnx MODEL OUT.onnx``), which prints
-one JSON line: what was checked, or the error.
+(``python -m lstmctl.modeldir.onnx export-onnx MODEL OUT.onnx [MODEL OUT.onnx ...]``:
+an ensemble's members in one process), which prints one JSON line: what was
+checked, or the error.
 """
 
 from __future__ import annotations
@@ -32,24 +33,32 @@ def export_onnx(keras_path: Path, onnx_path: Path, timeout: float = 300.0) -> di
     with onnxruntime against the Keras model on random inputs and refused
     unless they agree.
     """
+    return export_onnx_many([(keras_path, onnx_path)], timeout)[0]
+
+
+def export_onnx_many(
+    pairs: list[tuple[Path, Path]], timeout: float = 300.0
+) -> list[dict[str, Any]]:
+    """:func:`export_onnx` for several models (an ensemble's members) in one child process.
+
+    TensorFlow starts once for all of them (about 5 s each time it starts);
+    ``timeout`` is for the first model, and each further one adds a fifth of
+    it. The first failure stops the export: an ensemble is served by one
+    engine, all ONNX or all Keras.
+    """
     if "keras" in sys.modules and sys.modules["keras"].backend.backend() == "tensorflow":
-        return _export_here(keras_path, onnx_path)
+        return [_export_here(k, o) for k, o in pairs]
     from lstmctl.training.backend import quiet_tensorflow
 
     quiet_tensorflow()
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "lstmctl.modeldir.onnx",
-        "export-onnx",
-        str(keras_path),
-        str(onnx_path),
-    ]
+    cmd = [sys.executable, "-m", "lstmctl.modeldir.onnx", "export-onnx"]
+    cmd += [str(p) for pair in pairs for p in pair]
+    limit = timeout * (1 + 0.2 * (len(pairs) - 1))
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
-        raise ExportFailed(f"the export took more than {timeout:.0f} s") from None
+        raise ExportFailed(f"the export took more than {limit:.0f} s") from None
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -57,7 +66,7 @@ def export_onnx(keras_path: Path, onnx_path: Path, timeout: float = 300.0) -> di
     result: dict[str, Any] = json.loads(lines[-1])
     if "error" in result:
         raise ExportFailed(str(result["error"]))
-    return result
+    return list(result["results"])
 
 
 # The graph must reproduce the Keras model this closely to be kept (float32 LSTMs
@@ -112,15 +121,20 @@ def _export_here(keras_path: Path, onnx_path: Path) -> dict[str, Any]:
 
 
 def _main(argv: list[str]) -> int:
-    # The child process of export_onnx: one JSON line on stdout, the verdict.
-    if len(argv) != 3 or argv[0] != "export-onnx":
-        print("usage: python -m lstmctl.modeldir.onnx export-onnx MODEL OUT.onnx", file=sys.stderr)
+    # The child process of export_onnx_many: one JSON line on stdout, the verdict.
+    if len(argv) < 3 or argv[0] != "export-onnx" or len(argv) % 2 != 1:
+        print(
+            "usage: python -m lstmctl.modeldir.onnx export-onnx MODEL OUT.onnx "
+            "[MODEL OUT.onnx ...]",
+            file=sys.stderr,
+        )
         return 2
     from lstmctl.training.backend import use_backend
 
     use_backend("tensorflow")
+    pairs = [(Path(argv[i]), Path(argv[i + 1])) for i in range(1, len(argv), 2)]
     try:
-        result = _export_here(Path(argv[1]), Path(argv[2]))
+        result: dict[str, Any] = {"results": [_export_here(k, o) for k, o in pairs]}
     except ExportFailed as e:
         result = {"error": str(e)}
     print(json.dumps(result))

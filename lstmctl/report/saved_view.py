@@ -30,6 +30,11 @@ def saved_row(saved: Any) -> dict[str, Any]:
         "update_final_loss": tuned.get("final_loss"),
         "parent": (lineage.get("parent") or {}).get("path"),
         "new_rows": lineage.get("new_rows"),
+        "members": (m.get("members") or {}).get("count", 1),
+        "interval_levels": " ".join(
+            f"{lv:g}" for lv in (m.get("intervals") or {}).get("levels", [])
+        ),
+        "calibration_windows": (m.get("intervals") or {}).get("windows"),
         "onnx_opset": onnx.get("opset"),
         "onnx_max_abs_diff": onnx.get("max_abs_diff"),
         "onnx_skipped": onnx.get("skipped"),
@@ -49,6 +54,18 @@ def saved_lines(saved: Any) -> str:
         f"{trained.get('epochs_run')} epochs on {trained.get('windows')} windows "
         f"({trained.get('rows')} rows)" + (f", final loss {loss:.6g}" if loss is not None else ""),
     ]
+    members = m.get("members") or {}
+    if members.get("count", 1) > 1:
+        seeds = members.get("seeds") or []
+        what = f"  members: {members['count']} (seeds {seeds[0]}..{seeds[-1]})" if seeds else ""
+        intervals = m.get("intervals") or {}
+        if intervals:
+            levels = ", ".join(f"{lv:.0%}" for lv in intervals.get("levels", []))
+            what += (
+                f"; intervals calibrated on {intervals.get('windows')} held-out windows "
+                f"(predict --interval; saved levels {levels})"
+            )
+        lines.append(what)
     tuned = trained.get("fine_tuned")
     if tuned:
         lines.append(

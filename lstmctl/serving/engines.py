@@ -3,7 +3,10 @@
 An :class:`Engine` is one network call, a batch of windows (and, for a
 stateful model, its LSTM states) in, forecasts (and states) out; the
 forecasting loop (:mod:`lstmctl.serving.forecast`) never sees which runtime
-answers. Neither runtime is imported until an engine is made.
+answers. Neither runtime is imported until an engine is made. An ensemble's
+members are one engine each (``make_engine(..., member=i)``), all ONNX or all
+Keras: one onnxruntime session per member costs about a millisecond to
+create and as much as a merged graph to run for these small networks.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from lstmctl.errors import ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir, first_line
+from lstmctl.modeldir.members import member_file
 
 ENGINES = ("auto", "onnx", "keras")
 
@@ -70,7 +74,7 @@ class KerasEngine(Engine):
 
     name = "keras"
 
-    def __init__(self, model_dir: ModelDir) -> None:
+    def __init__(self, model_dir: ModelDir, name: str = "model.keras") -> None:
         from lstmctl.training.backend import use_backend
 
         backend = str(model_dir.manifest.get("trained", {}).get("spec_backend", "auto"))
@@ -78,7 +82,7 @@ class KerasEngine(Engine):
         # model loads on any backend.
         with contextlib.suppress(Exception):
             use_backend(backend if backend in ("auto", "tensorflow") else "auto")
-        self.model = model_dir.load_keras()
+        self.model = model_dir.load_keras(name)
         self.n_states = len(self.model.inputs) - 1
         self.state_sizes = [int(t.shape[-1]) for t in self.model.inputs[1:]]
 
@@ -93,19 +97,20 @@ class KerasEngine(Engine):
         return np.asarray(keras.ops.convert_to_numpy(out)), []
 
 
-def make_engine(model_dir: ModelDir, engine: str = "auto") -> Engine:
-    """``auto``: ONNX when the directory has it, else Keras."""
+def make_engine(model_dir: ModelDir, engine: str = "auto", member: int = 0) -> Engine:
+    """``auto``: ONNX when the directory has it, else Keras; ``member``: 0-based."""
     if engine not in ENGINES:
         raise UsageError(f"expected one of {', '.join(ENGINES)}, found {engine!r}", "--engine")
-    if engine == "onnx" and not model_dir.has("model.onnx"):
+    onnx_name = member_file(member, "onnx")
+    if engine == "onnx" and not model_dir.has(onnx_name):
         reason = model_dir.manifest.get("onnx", {}).get("skipped") or "not exported"
         raise ModelDirError(
-            f"expected model.onnx for --engine onnx, found none ({reason}); use --engine keras",
+            f"expected {onnx_name} for --engine onnx, found none ({reason}); use --engine keras",
             where=str(model_dir.path),
         )
-    if engine in ("auto", "onnx") and model_dir.has("model.onnx"):
+    if engine in ("auto", "onnx") and model_dir.has(onnx_name):
         try:
-            return OnnxEngine(model_dir.read_bytes("model.onnx"))
+            return OnnxEngine(model_dir.read_bytes(onnx_name))
         except ImportError:
             if engine == "onnx":
                 raise UsageError(
@@ -115,6 +120,6 @@ def make_engine(model_dir: ModelDir, engine: str = "auto") -> Engine:
             raise ModelDirError(
                 f"expected an ONNX graph onnxruntime can load, found one it refuses "
                 f"({type(e).__name__}: {first_line(e)})",
-                where=str(model_dir.path / "model.onnx"),
+                where=str(model_dir.path / onnx_name),
             ) from None
-    return KerasEngine(model_dir)
+    return KerasEngine(model_dir, member_file(member, "keras"))

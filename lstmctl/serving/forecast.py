@@ -16,14 +16,17 @@ A stateful model starts from the LSTM states saved after its training data
 window. ``horizon`` is at most ``MAX_HORIZON`` steps. Each step costs the
 same (the last window and the LSTM states are carried forward), so the time
 grows linearly with ``horizon``.
+
+An ensemble (``finalize --members N``) answers both questions once per
+member, each from its own weights and states (fed back its own forecasts),
+and forecasts their mean (:func:`lstmctl.evaluation.intervals.ensemble`);
+asked for, it adds intervals (:mod:`lstmctl.serving.bands`) and each
+member's own forecast (``<target>_m01`` ...). One member is the model itself.
 """
 
 from __future__ import annotations
 
-import io
-import json
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,39 +34,20 @@ import pandas as pd
 from lstmctl.data.pipeline import Pipeline
 from lstmctl.errors import DataError, ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir
-from lstmctl.serving.engines import make_engine
+from lstmctl.modeldir.members import calibration, member_count, member_states
+from lstmctl.serving.bands import Bands, check_levels
+from lstmctl.serving.engines import Engine, make_engine
+from lstmctl.serving.labels import next_label, step_labels
 from lstmctl.serving.rows import check_times, check_values, tail_frame
+from lstmctl.serving.table import Forecast, Grid, check_finite, forecast_table
 
 # Recursive forecasts feed forecasts back as inputs: far beyond the data's own
 # length they say little, and the rows must fit in memory and on a screen.
 MAX_HORIZON = 10_000
 
 
-@dataclass
-class Forecast:
-    """Rows of forecasts: one per (origin, step), in the data's units."""
-
-    time_name: str
-    targets: list[str]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    engine: str = ""
-
-    def columns(self) -> list[str]:
-        return ["origin", "step", self.time_name, *self.targets]
-
-    def csv(self) -> str:
-        buf = io.StringIO()
-        pd.DataFrame(self.rows, columns=self.columns()).to_csv(
-            buf, index=False, lineterminator="\n"
-        )
-        return buf.getvalue()
-
-    def json(self) -> str:
-        return json.dumps(self.rows, indent=2, allow_nan=False)
-
-
 class Predictor:
-    """A verified model directory ready to forecast."""
+    """A verified model directory (one model, or an ensemble's members) ready to forecast."""
 
     def __init__(self, model_dir: ModelDir, engine: str = "auto") -> None:
         self.dir = model_dir
@@ -87,26 +71,60 @@ class Predictor:
         try:
             self.tail = tail_frame(state["tail"], self.pre)
             self.tail_labels = [str(v) for v in state["tail"]["labels"]]
-            self.saved_states = [np.asarray(s, dtype=np.float32) for s in state.get("states") or []]
             self.time_info = dict(state["time"])
         except (KeyError, TypeError, ValueError) as e:
             raise ModelDirError(
                 f"expected the saved last observations, found ({e})", where
             ) from None
+        try:
+            self.members = member_count(model_dir)
+            self.member_states = member_states(model_dir, self.members)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelDirError(f"expected the saved LSTM states, found ({e})", where) from None
+        self.saved_states = self.member_states[0]
+        cal = calibration(model_dir)
+        self.bands = None if cal is None else Bands(cal, str(model_dir.path / "intervals.json"))
+        self.engine_kind = engine
         self.engine = make_engine(model_dir, engine)
-        if self.engine.n_states != len(self.saved_states):
+        self._others: dict[int, Engine] = {}
+        self._check_states(self.engine, 0)
+        self.active = self.engine  # the member forecasting now
+
+    def _check_states(self, engine: Engine, member: int) -> None:
+        saved = self.member_states[member]
+        if engine.n_states != len(saved):
+            which = "" if self.members == 1 else f" of member {member + 1}"
             raise ModelDirError(
-                f"the network takes {self.engine.n_states} state inputs but "
-                f"{len(self.saved_states)} saved states were found",
-                where=where,
+                f"the network{which} takes {engine.n_states} state inputs but "
+                f"{len(saved)} saved states were found",
+                where=str(self.dir.path / "preprocess.json"),
             )
+
+    def _member_engine(self, member: int) -> Engine:
+        """Member ``member``'s engine (0: ``self.engine``), made when first needed."""
+        if member == 0:
+            return self.engine
+        if member not in self._others:
+            engine = make_engine(self.dir, self.engine_kind, member=member)
+            self._check_states(engine, member)
+            self._others[member] = engine
+        return self._others[member]
 
     # ------------------------------------------------------------------ public
 
     def predict(
-        self, rows: pd.DataFrame | None = None, horizon: int | None = None, history: bool = True
+        self,
+        rows: pd.DataFrame | None = None,
+        horizon: int | None = None,
+        history: bool = True,
+        levels: Sequence[float] = (),
+        members: bool = False,
     ) -> Forecast:
-        """Forecasts at every new row, or ``horizon`` steps ahead from the last observation."""
+        """Forecasts at every new row, or ``horizon`` steps ahead from the last observation.
+
+        ``levels``: intervals at these levels (an ensemble's); ``members``: each
+        member's forecast too.
+        """
         pre = self.pre
         if horizon is not None and not 1 <= horizon <= MAX_HORIZON:
             raise UsageError(
@@ -115,6 +133,53 @@ class Predictor:
             )
         if rows is None and not history:
             raise UsageError("--no-history needs rows to predict from (--input)", "--no-history")
+        found = self._levels(levels)
+        frame, first_new = self._frame(rows, history)
+        pre.name_rows("--input", frame["__line__"].to_numpy())
+        t = pre.transform(frame)
+        inputs, stages = t.inputs, t.stages
+        check_values(frame, inputs, first_new, pre)
+        grids = []
+        for i in range(self.members):
+            self.active = self._member_engine(i)
+            saved = self.member_states[i]
+            states = [s.copy() for s in saved] if history else self._zero_states()
+            if rows is not None and horizon is None:
+                grids.append(self._walk_forward(frame, inputs, stages, first_new, states, history))
+            else:
+                k = horizon or pre.horizon
+                grids.append(self._recursive(frame, inputs, stages, k, states, history, first_new))
+        self.active = self.engine
+        stack = np.stack([g.values for g in grids])
+        where = "--input" if rows is not None else str(self.dir.path)
+        check_finite(stack, grids[0], list(pre.targets), where)
+        bounds = {}
+        if found and self.bands is not None:
+            calibrator = self.bands.calibrator(found)
+            bounds = {lv: self.bands.bounds(calibrator, stack, lv) for lv in found}
+        fc = Forecast(self._time_name(), list(pre.targets), engine=self.engine.name)
+        return forecast_table(fc, grids[0], stack, bounds, members)
+
+    def _levels(self, levels: Sequence[float]) -> list[float]:
+        """``--interval`` levels, checked against what the model can give."""
+        found = check_levels(levels) if levels else []
+        if found and self.bands is None:
+            why = (
+                "it has one member, whose spread is zero"
+                if self.members == 1
+                else "it was saved without a calibration"
+            )
+            raise UsageError(
+                f"this model gives no intervals: {why}; save an ensemble with "
+                "`lstmctl finalize --members N` (N >= 2, 10 by default)",
+                where="--interval",
+            )
+        return found
+
+    def _frame(self, rows: pd.DataFrame | None, history: bool) -> tuple[pd.DataFrame, int]:
+        """The saved last observations (with ``history``) then the new rows, cleaned; and
+        where the new rows start."""
+        pre = self.pre
         new = rows if rows is not None else self._empty_rows()
         if "__line__" not in new.columns:  # rows not from read_rows: number them from 1
             new = new.assign(__line__=np.arange(1, len(new) + 1))
@@ -141,27 +206,7 @@ class Predictor:
                 + f"), found {len(frame)}",
                 where="--input",
             )
-        pre.name_rows("--input", frame["__line__"].to_numpy())
-        t = pre.transform(frame)
-        inputs, stages = t.inputs, t.stages
-        check_values(frame, inputs, first_new, pre)
-        fc = Forecast(self._time_name(), list(pre.targets), engine=self.engine.name)
-        states = [s.copy() for s in self.saved_states] if history else self._zero_states()
-        if rows is not None and horizon is None:
-            self._walk_forward(frame, inputs, stages, first_new, states, history, fc)
-        else:
-            k = horizon or pre.horizon
-            self._recursive(frame, inputs, stages, k, states, history, first_new, fc)
-        for row in fc.rows:
-            bad = [t for t in pre.targets if not np.isfinite(row[t])]
-            if bad:
-                raise DataError(
-                    f"expected finite forecasts, found {row[bad[0]]} for {bad[0]} at step "
-                    f"{row['step']} from {row['origin']!r}; the inputs are too far from the "
-                    "training data for this model",
-                    where="--input" if rows is not None else str(self.dir.path),
-                )
-        return fc
+        return frame, first_new
 
     # ------------------------------------------------------------------ checks
 
@@ -197,12 +242,12 @@ class Predictor:
         first_new: int,
         states: list[np.ndarray],
         history: bool,
-        fc: Forecast,
-    ) -> None:
+    ) -> Grid:
+        """The active member's forecasts at every new row (walk-forward)."""
         pre = self.pre
         first_origin = pre.context - 1
         wanted = np.arange(max(first_new, first_origin), len(frame))
-        if self.engine.n_states:
+        if self.active.n_states:
             # The saved states follow the training windows up to the row before the
             # last saved one: feed every window from the last saved row on.
             start = (first_new - 1) if history else first_origin
@@ -217,9 +262,12 @@ class Predictor:
         pred, origins = pred[ok], origins[ok]
         values = pre.inverse_transform(pred, origins, stages)
         labels = list(frame["__label__"])
-        for i, o in enumerate(origins):
-            for h in range(values.shape[1]):
-                fc.rows.append(self._row(labels, int(o), h + 1, values[i, h]))
+        steps = range(1, values.shape[1] + 1)
+        return Grid(
+            origins=[labels[int(o)] for o in origins],
+            times=[[self._step_label(labels, int(o), h) for h in steps] for o in origins],
+            values=np.asarray(values, dtype=np.float64),
+        )
 
     # ------------------------------------------------------------------ recursive
 
@@ -232,8 +280,8 @@ class Predictor:
         states: list[np.ndarray],
         history: bool,
         first_new: int,
-        fc: Forecast,
-    ) -> None:
+    ) -> Grid:
+        """The active member's forecasts ``k`` steps ahead, each fed its own forecasts back."""
         pre = self.pre
         extra = [f for f in pre.features]
         if k > pre.horizon and extra:
@@ -246,7 +294,7 @@ class Predictor:
             )
         labels = list(frame["__label__"])
         last = len(frame) - 1
-        if self.engine.n_states:
+        if self.active.n_states:
             # Bring the states up to the last row (the saved ones stop one row before
             # the saved last window; new rows move them on).
             start = (first_new - 1) if history else pre.context - 1
@@ -261,7 +309,7 @@ class Predictor:
         made: list[np.ndarray] = []
         while True:
             origin = np.array([len(inputs) - 1])
-            if self.engine.n_states:
+            if self.active.n_states:
                 pred, states = self._stream(inputs, origin, states)
             else:
                 pred = self._batch(inputs, origin)
@@ -282,19 +330,14 @@ class Predictor:
             series = np.concatenate([series, take])[-keep:]
             t = pre.transform_targets(series)
             inputs, stages = t.inputs, t.stages
-            if self.engine.n_states and len(take) > 1:
+            if self.active.n_states and len(take) > 1:
                 feed = np.arange(len(series) - len(take), len(series) - 1)
                 _, states = self._stream(inputs, feed, states)
-        time_name = self._time_name()
-        for h, (v, label) in enumerate(zip(made, self._step_labels(labels, last, k), strict=True)):
-            fc.rows.append(
-                {
-                    "origin": labels[-1],
-                    "step": h + 1,
-                    time_name: label,
-                    **{t: float(v[j]) for j, t in enumerate(pre.targets)},
-                }
-            )
+        return Grid(
+            origins=[labels[-1]],
+            times=[self._step_labels(labels, last, k)],
+            values=np.asarray(made, dtype=np.float64)[None],
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -312,7 +355,7 @@ class Predictor:
         if len(origins) == 0:
             return np.zeros((0, self.pre.horizon, len(self.pre.targets)), np.float32)
         x = np.nan_to_num(self._windows(inputs, origins))
-        return self.engine(x, [])[0]
+        return self.active(x, [])[0]
 
     def _stream(
         self, inputs: np.ndarray, origins: np.ndarray, states: list[np.ndarray]
@@ -321,13 +364,13 @@ class Predictor:
         out = []
         for o in origins:
             x = np.nan_to_num(self._windows(inputs, np.array([o])))
-            pred, states = self.engine(x, states)
+            pred, states = self.active(x, states)
             out.append(pred[0])
         shape = (0, self.pre.horizon, len(self.pre.targets))
         return (np.stack(out) if out else np.zeros(shape, np.float32)), states
 
     def _zero_states(self) -> list[np.ndarray]:
-        return [np.zeros((1, n), np.float32) for n in self.engine.state_sizes]
+        return [np.zeros((1, n), np.float32) for n in self.active.state_sizes]
 
     def _empty_rows(self) -> pd.DataFrame:
         return self.tail.iloc[:0]
@@ -335,14 +378,6 @@ class Predictor:
     def _time_name(self) -> str:
         cols = self.time_columns
         return cols[0] if len(cols) == 1 else "time"
-
-    def _row(self, labels: list[str], origin: int, step: int, values: np.ndarray) -> dict:
-        return {
-            "origin": labels[origin],
-            "step": step,
-            self._time_name(): self._step_label(labels, origin, step),
-            **{t: float(values[j]) for j, t in enumerate(self.pre.targets)},
-        }
 
     def _step_label(self, labels: list[str], origin: int, step: int) -> str:
         """The time of ``origin + step``: its row's label, else counted on by the frequency."""
@@ -356,44 +391,3 @@ class Predictor:
         if origin + 1 < len(labels):  # not from the last row: row by row
             return [self._step_label(labels, origin, h) for h in range(1, steps + 1)]
         return step_labels(labels[origin], steps, self.time_info)
-
-
-def step_labels(label: str, steps: int, time_info: dict[str, Any]) -> list[str]:
-    """``next_label(label, h, time_info)`` for h = 1 .. ``steps`` ("" where unknown)."""
-    freq, fmt = time_info.get("freq"), time_info.get("format")
-    if not (freq and fmt and label):
-        return [""] * steps
-    try:
-        stamp = pd.Timestamp(pd.to_datetime(label, format=fmt))
-    except (ValueError, TypeError):
-        return [""] * steps
-
-    def periods(n: int) -> pd.DatetimeIndex | None:
-        try:
-            return pd.date_range(stamp, periods=n + 1, freq=freq)
-        except (ValueError, TypeError, OverflowError):
-            return None
-
-    moved = periods(steps)
-    if moved is None:  # past the last time pandas holds (2262): the longest range that fits
-        lo, hi = 0, steps - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            lo, hi = (lo, mid - 1) if periods(mid) is None else (mid, hi)
-        moved = periods(lo)
-        if moved is None:
-            return [""] * steps
-    return [str(v) for v in moved[1:].strftime(fmt)] + [""] * (steps + 1 - len(moved))
-
-
-def next_label(label: str, steps: int, time_info: dict[str, Any]) -> str:
-    """``label`` moved on by ``steps`` periods of the training data's frequency ("" if unknown)."""
-    freq, fmt = time_info.get("freq"), time_info.get("format")
-    if not (freq and fmt and label):
-        return ""
-    try:
-        stamp = pd.Timestamp(pd.to_datetime(label, format=fmt))
-        moved = pd.date_range(stamp, periods=steps + 1, freq=freq)[-1]
-    except (ValueError, TypeError):
-        return ""
-    return str(moved.strftime(fmt))

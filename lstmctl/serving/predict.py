@@ -13,17 +13,21 @@ The pieces, one module each:
 * :mod:`lstmctl.serving.rows`: reading ``--input`` rows and checking them
   (numbers, times, values the fitted scaling maps near the training data);
 * :mod:`lstmctl.serving.engines`: the network call, ONNX or Keras;
-* :mod:`lstmctl.serving.forecast`: :class:`Predictor` and :class:`Forecast`,
-  walk-forward forecasts at new rows or recursive ones K steps ahead.
+* :mod:`lstmctl.serving.forecast`: :class:`Predictor`, walk-forward forecasts
+  at new rows or recursive ones K steps ahead, once per ensemble member;
+* :mod:`lstmctl.serving.bands`: the intervals, from the saved calibration;
+* :mod:`lstmctl.serving.table`: :class:`Forecast`, the rows and their columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from lstmctl.modeldir.format import ModelDir, open_model_dir
-from lstmctl.serving.forecast import Forecast, Predictor
+from lstmctl.serving.forecast import Predictor
 from lstmctl.serving.rows import read_rows
+from lstmctl.serving.table import Forecast
 
 
 def predict(
@@ -32,9 +36,17 @@ def predict(
     horizon: int | None = None,
     engine: str = "auto",
     history: bool = True,
+    intervals: Sequence[float] = (),
+    members: bool = False,
 ) -> Forecast:
-    """Load ``model`` (a model directory), read ``text`` (CSV or JSON rows) and forecast."""
+    """Load ``model`` (a model directory), read ``text`` (CSV or JSON rows) and forecast.
+
+    ``intervals``: levels of prediction intervals to add (an ensemble's);
+    ``members``: add each member's forecast.
+    """
     model_dir = model if isinstance(model, ModelDir) else open_model_dir(model)
     predictor = Predictor(model_dir, engine)
     rows = read_rows(text, predictor.pre, time=predictor.time_columns) if text is not None else None
-    return predictor.predict(rows, horizon=horizon, history=history)
+    return predictor.predict(
+        rows, horizon=horizon, history=history, levels=intervals, members=members
+    )

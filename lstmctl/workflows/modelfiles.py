@@ -1,7 +1,8 @@
 """What finalize and update share: the saved-model record, the files of a model directory.
 
 ``save_model`` writes a forecasting model directory (spec, preprocessing, the
-rows trained on, the Keras model and, when it exports, the ONNX graph);
+rows trained on, the Keras model and, when it exports, the ONNX graph; for an
+ensemble, the other members, their states and the intervals' calibration);
 ``write_model`` and ``reported_stop`` turn a full disk or a signal into an
 error that says what is left at the target.
 """
@@ -22,7 +23,8 @@ import pandas as pd
 
 from lstmctl.errors import Interrupted, RunError
 from lstmctl.modeldir.format import open_model_dir, save_keras, write_model_dir
-from lstmctl.modeldir.onnx import ExportFailed, export_onnx
+from lstmctl.modeldir.members import INTERVALS, MEMBERS, member_file, members_doc
+from lstmctl.modeldir.onnx import ExportFailed, export_onnx, export_onnx_many
 from lstmctl.spec import Spec
 from lstmctl.training.network import replay_states
 
@@ -39,7 +41,7 @@ class SavedModel:
 
     def to_json(self) -> dict[str, Any]:
         m = self.manifest
-        return {
+        out = {
             "model": str(self.path),
             "name": m.get("name"),
             "arch": m.get("arch"),
@@ -49,14 +51,35 @@ class SavedModel:
             "files": sorted(m.get("files", {})),
             "seconds": round(self.seconds, 3),
         }
+        # Only an ensemble says so: a one-model directory reports as it always did.
+        for key in ("members", "intervals"):
+            if key in m:
+                out[key] = m[key]
+        return out
+
+
+@dataclass
+class Ensemble:
+    """What an ensemble's directory keeps beyond member 1 (``save_model``'s ``model``)."""
+
+    models: list[Any]  # members 2 .. N, as Keras models
+    seeds: list[int]  # every member's seed, member 1 first
+    states: list[Any]  # every member's LSTM states after the training rows (None: stateless)
+    calibration: dict[str, Any] | None  # intervals.json (None: no intervals)
 
 
 def one_fit(fits: list[Any]) -> Any:
     """The one repeat fitted, or the error it failed with."""
-    fit = fits[0]
-    if fit.error is not None or not fit.weights:
-        raise RunError(f"training failed: {fit.error or 'no weights'}", where="train")
-    return fit
+    return every_fit(fits[:1])[0]
+
+
+def every_fit(fits: list[Any]) -> list[Any]:
+    """Every repeat fitted (an ensemble's members), or the error the first failed one gave."""
+    for i, fit in enumerate(fits):
+        if fit.error is not None or not fit.weights:
+            which = "" if len(fits) == 1 else f" of member {i + 1} (seed {fit.seed})"
+            raise RunError(f"training{which} failed: {fit.error or 'no weights'}", where="train")
+    return fits
 
 
 def last_value(values: list[float] | None) -> float | None:
@@ -130,6 +153,25 @@ def replayed_states(model: Any, pre: Any, inputs: np.ndarray, rows: int) -> list
     return [s.tolist() for s in replay_states(model, X)]
 
 
+def member_networks(
+    spec: Spec, data: Any, pre: Any, inputs: np.ndarray, rows: int, weights: list[Any]
+) -> tuple[list[Any], list[Any]]:
+    """Each member's saved network (states as explicit inputs) with its ``weights``, and
+    its states after the ``rows`` rows (None: stateless); ``pre``: the saved pipeline,
+    ``inputs`` the rows it transformed."""
+    from lstmctl.models.registry import build_model
+    from lstmctl.training.keras_fit import shapes_for
+
+    models, states = [], []
+    for w in weights:
+        model = build_model(spec.model, shapes_for(spec, data, state_mode="explicit"))
+        model.set_weights(w)
+        models.append(model)
+        stateful = len(model.inputs) > 1
+        states.append(replayed_states(model, pre, inputs, rows) if stateful else None)
+    return models, states
+
+
 def save_model(
     spec: Spec,
     out: Path,
@@ -140,7 +182,9 @@ def save_model(
     lineage: dict[str, Any] | None,
     force: bool,
     onnx: bool,
+    ensemble: Ensemble | None = None,
 ) -> dict[str, Any]:
+    """Write the model directory; ``ensemble``: the other members (see modeldir.members)."""
     manifest: dict[str, Any] = {
         "kind": "forecast",
         "name": spec.name,
@@ -151,34 +195,61 @@ def save_model(
         "trained": trained,
         "lineage": lineage,
     }
-
-    def keras_file(path: Path) -> None:
-        save_keras(model, path)
+    n = 1 + (len(ensemble.models) if ensemble else 0)
 
     def onnx_file(path: Path) -> None:
+        # Every member's graph at once (TensorFlow starts once): the member-NN.onnx
+        # writers below only let write_model_dir find and hash what this one wrote.
         if not onnx:
             manifest["onnx"] = {"skipped": "--no-onnx"}
             return
+        folder = path.parent
+        pairs = [
+            (folder / member_file(i, "keras"), folder / member_file(i, "onnx")) for i in range(n)
+        ]
         try:
-            manifest["onnx"] = export_onnx(path.parent / "model.keras", path)
+            results = [export_onnx(*pairs[0])] if n == 1 else export_onnx_many(pairs)
+            manifest["onnx"] = results[0]
+            if n > 1:
+                worst = max(float(r.get("max_abs_diff", 0.0)) for r in results)
+                manifest["onnx"] = {**results[0], "max_abs_diff": worst, "members": n}
         except ExportFailed as e:
-            log.warning("model.onnx not written: %s (predict will use Keras)", e)
+            which = "model.onnx" if n == 1 else f"model.onnx and the other {n - 1} members' graphs"
+            log.warning("%s not written: %s (predict will use Keras)", which, e)
             manifest["onnx"] = {"skipped": str(e)}
-            path.unlink(missing_ok=True)
+            for _, onnx_path in pairs:
+                onnx_path.unlink(missing_ok=True)
 
     # The spec as the user wrote it (finalize only drops its test part, as
     # manifest.trained.split says): `update --scheme refit` trains it again.
-    writers = {
+    writers: dict[str, Any] = {
         "spec.yaml": lambda p: p.write_text(spec.to_yaml(), encoding="utf-8"),
-        "preprocess.json": lambda p: p.write_text(
-            json.dumps(pre_state, indent=1, allow_nan=False) + "\n", encoding="utf-8"
-        ),
+        "preprocess.json": _json_writer(pre_state),
         "data.csv": lambda p: p.write_text(raw_csv, encoding="utf-8"),
-        "model.keras": keras_file,
-        "model.onnx": onnx_file,
+        "model.keras": lambda p: save_keras(model, p),
     }
+    if ensemble is not None:
+        for i, member in enumerate(ensemble.models, start=1):
+            writers[member_file(i, "keras")] = lambda p, m=member: save_keras(m, p)
+        writers[MEMBERS] = _json_writer(members_doc(ensemble.seeds, ensemble.states))
+        manifest["members"] = {"count": n, "seeds": ensemble.seeds}
+        if ensemble.calibration is not None:
+            writers[INTERVALS] = _json_writer(ensemble.calibration)
+            manifest["intervals"] = ensemble.calibration["summary"]
+    writers["model.onnx"] = onnx_file
+    for i in range(1, n):
+        writers[member_file(i, "onnx")] = lambda p: None  # written by onnx_file
     write_model(out, writers, manifest, force)
     return open_model_dir(out).manifest
+
+
+def _json_writer(doc: Any) -> Any:
+    """A writer of ``doc`` as JSON (no NaN: a reader in another language gets valid JSON)."""
+
+    def write(path: Path) -> None:
+        path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+
+    return write
 
 
 def _manifest_digest(target: Path) -> str | None:

@@ -13,6 +13,12 @@ optimizer (optimizer moments are not saved) and trains through the compiled
 trainer, which can start from given weights and carries a stateful model's
 states explicitly. The new rows (``--data``) are read here; data errors about
 the combined rows name the file and line each row came from.
+
+An ensemble (``finalize --members N``) is updated member by member, in one
+compiled program: fine-tuning starts every member from its own weights and
+carries its own states on, and the intervals' calibration is kept as it was
+(the members moved on from the weights it was measured with by a few epochs;
+``refit`` calibrates again, on the combined rows, as ``finalize`` does).
 """
 
 from __future__ import annotations
@@ -35,19 +41,21 @@ from lstmctl.data.loading import read_text_file
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import DataError, ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir, check_target, open_model_dir
+from lstmctl.modeldir.members import calibration, member_count, member_file
 from lstmctl.spec import Spec
 from lstmctl.spec.derive import fine_tune_spec, with_data_path
 from lstmctl.training.result import Progress
 from lstmctl.workflows.finalize import fit_and_save
 from lstmctl.workflows.modelfiles import (
+    Ensemble,
     SavedModel,
     clean_frame,
+    every_fit,
     file_columns,
     json_value,
     last_value,
-    one_fit,
+    member_networks,
     raw_rows,
-    replayed_states,
     reported_stop,
     save_model,
     time_info,
@@ -104,7 +112,14 @@ def update(
         spec2 = with_data_path(spec, str(path))
         if scheme == "refit":
             saved = fit_and_save(
-                spec2, target, replace, onnx, progress, lineage=lineage, saved_spec=spec
+                spec2,
+                target,
+                replace,
+                onnx,
+                progress,
+                lineage=lineage,
+                saved_spec=spec,
+                members=member_count(md),
             )
             return SavedModel(target, saved.manifest, time.perf_counter() - start)
         manifest = _fine_tune(
@@ -261,48 +276,59 @@ def _fine_tune(
     progress: Progress | None,
     saved_spec: Spec,
 ) -> dict[str, Any]:
-    """Train the saved network on, from its weights, and save it at ``target``."""
+    """Train every saved member on, from its own weights, and save them at ``target``."""
+    from lstmctl.spec.derive import derive
+
     old_state = md.preprocess
     n_old = int(old_state["rows"])
     pre = _saved_pipeline(md, old_state, spec)
     frame, labels = clean_frame(spec)
     inputs, X, y = _update_windows(pre, frame, scheme, n_old)
-    tune = fine_tune_spec(spec, epochs, len(X))
+    n = member_count(md)
+    tune = derive(fine_tune_spec(spec, epochs, len(X)), {"evaluate.repeats": n}, validate=False)
     data = _windows_only(pre, X, y)
-    saved = md.load_keras()
+    initial = [
+        [np.asarray(w) for w in md.load_keras(member_file(i, "keras")).get_weights()]
+        for i in range(n)
+    ]
     from lstmctl.training.updates import fit_windows
 
-    initial = [np.asarray(w) for w in saved.get_weights()]
-    fit = one_fit(fit_windows(tune, data, X, y, [initial], progress))
-    changed = max(
-        float(np.max(np.abs(a - np.asarray(b))))
-        for a, b in zip(fit.weights, saved.get_weights(), strict=True)
-    )
+    fits = every_fit(fit_windows(tune, data, X, y, initial, progress))
+    changes = [
+        max(float(np.max(np.abs(a - b))) for a, b in zip(f.weights, w, strict=True))
+        for f, w in zip(fits, initial, strict=True)
+    ]
     log.info(
-        "%s: %d windows, %d epochs, largest weight change %.3g", scheme, len(X), epochs, changed
+        "%s: %d windows, %d epochs, %d member(s), largest weight change %.3g",
+        scheme,
+        len(X),
+        epochs,
+        n,
+        max(changes),
     )
     state = _moved_on(old_state, pre, spec, frame, labels)
-    from lstmctl.models.registry import build_model
-    from lstmctl.training.keras_fit import shapes_for
-
-    model = build_model(spec.model, shapes_for(spec, data, state_mode="explicit"))
-    model.set_weights(fit.weights)
-    if len(model.inputs) > 1:
-        state["states"] = replayed_states(model, pre, inputs, len(frame))
-    trained = {
-        **md.manifest.get("trained", {}),
-        "fine_tuned": {
-            "scheme": scheme,
-            "epochs": epochs,
-            "windows": int(len(X)),
-            "final_loss": last_value(fit.history.get("loss")),
-            "max_weight_change": changed,
-            "rows": len(frame),
-        },
+    models, states = member_networks(spec, data, pre, inputs, len(frame), [f.weights for f in fits])
+    state["states"] = states[0]
+    tuned: dict[str, Any] = {
+        "scheme": scheme,
+        "epochs": epochs,
+        "windows": int(len(X)),
+        "final_loss": last_value(fits[0].history.get("loss")),
+        "max_weight_change": max(changes),
+        "rows": len(frame),
     }
+    if n > 1:
+        tuned["member_weight_changes"] = changes
+    trained = {**md.manifest.get("trained", {}), "fine_tuned": tuned}
+    ensemble = None
+    if n > 1:
+        seeds = md.manifest["members"].get("seeds") or [spec.seed + i for i in range(n)]
+        ensemble = Ensemble(models[1:], list(seeds), states, calibration(md))
     # spec.data.path is the combined old + new file here.
     raw = raw_rows(spec)
-    return save_model(saved_spec, target, model, state, raw, trained, lineage, force, onnx)
+    return save_model(
+        saved_spec, target, models[0], state, raw, trained, lineage, force, onnx, ensemble
+    )
 
 
 def _saved_pipeline(md: ModelDir, old_state: dict[str, Any], spec: Spec) -> Any:
