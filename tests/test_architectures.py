@@ -237,55 +237,6 @@ def test_softmax_head_normalises_each_step_of_a_multi_step_forecast() -> None:
     np.testing.assert_allclose(p.sum(axis=2), 1.0, rtol=1e-5)
 
 
-def test_new_architectures_train_on_the_tensorflow_backend(tmp_path: Path) -> None:
-    # Keras picks its backend once per process: the plain TensorFlow path runs in
-    # its own process, one variant per architecture that adds something new to it
-    # (a custom layer, image frames, attention).
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from conftest import write_spec
-
-    spec = write_spec(
-        tmp_path / "tf.yaml",
-        {
-            "name": "tf",
-            "backend": "tensorflow",
-            "runs_dir": str(tmp_path / "runs"),
-            "data": {"problem": "cumsum", "params": {"samples": 30}, "split": {"test": 6}},
-            "model": {"arch": "bidirectional", "units": 3, "direction": "backward"},
-            "train": {"epochs": 1, "batch_size": 8},
-            "evaluate": {"repeats": 1},
-            "compare": [
-                "model.direction=backward",
-                [
-                    "data.problem=moving_line",
-                    "data.params={samples: 20, size: 5}",
-                    "model.arch=cnn_lstm",
-                ],
-                ["data.problem=echo_first", "data.params={samples: 20}", "model.arch=attention"],
-            ],
-        },
-    )
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    p = subprocess.run(
-        [sys.executable, "-m", "lstmctl.cli", "run", str(spec), "-f", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert p.returncode == 0, p.stderr
-    out = json.loads(p.stdout)
-    assert [v["arch"] for v in out["variants"]] == ["bidirectional", "cnn_lstm", "attention"]
-    for v in out["variants"]:
-        assert v["error"] is None and v["repeats"] == 1
-        assert 0.0 <= v["metrics"]["accuracy"]["mean"] <= 1.0
-        assert json.loads((Path(v["run_dir"]) / "results.json").read_text())["trainer"] == "keras"
-
-
 def test_seq2seq_and_cnn_lstm_forecast_a_real_series(tiny_spec: Path, tmp_path: Path) -> None:
     # A CSV series, not a generated problem: multi-step forecasts in the data's
     # units, a stateful encoder carried by the compiled trainer, and a CNN LSTM

@@ -1,4 +1,7 @@
-"""`lstmctl` as a real process: the TensorFlow path, clean stderr, Ctrl-C."""
+"""`lstmctl` as a real process on the TensorFlow path: Ctrl-C, worker processes.
+
+(The plain path itself and its clean stderr: tests/test_tensorflow_path.py.)
+"""
 
 from __future__ import annotations
 
@@ -19,33 +22,6 @@ def env() -> dict[str, str]:
     e = dict(os.environ)
     e.pop("KERAS_BACKEND", None)  # the spec's backend decides
     return e
-
-
-def test_tensorflow_backend_runs_the_plain_keras_path(tiny_spec: Path) -> None:
-    p = subprocess.run(
-        [
-            *LSTMCTL,
-            "run",
-            str(tiny_spec),
-            "-f",
-            "json",
-            "--set",
-            "backend=tensorflow",
-            "--set",
-            "model.stateful=true",
-            "--set",
-            "train.batch_size=4",
-        ],
-        capture_output=True,
-        text=True,
-        env=env(),
-        timeout=300,
-    )
-    assert p.returncode == 0, p.stderr
-    data = json.loads(p.stdout)
-    assert data["trainer"] == "keras" and data["repeats"] == 2
-    assert all(v > 0 for v in data["metrics"]["rmse"]["values"])
-    assert p.stderr == "", p.stderr  # TensorFlow's log noise is silenced
 
 
 def test_ctrl_c_keeps_finished_repeats_and_exits_130(tiny_spec: Path, tmp_path: Path) -> None:
