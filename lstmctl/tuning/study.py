@@ -70,7 +70,7 @@ def run_study(
     progress: Callable[[str], None] | None = None,
 ) -> TuneResult:
     """Run (or resume, or join) the study of ``spec.tune``; return its ranked trials."""
-    from lstmctl.rundir import create_run_dir, write_atomic
+    from lstmctl.rundir import write_atomic
     from lstmctl.signals import sigterm_interrupts
     from lstmctl.tuning.pruning import study_pruner
     from lstmctl.tuning.worker import Worker
@@ -96,28 +96,12 @@ def run_study(
     if tune.strategy == "grid":
         grid = grid_points(dims, seed)[: tune.trials or None]
     pruner = study_pruner(tune.pruning.repeats)
+    opener = _Opener(spec, grid, pruner, seed)
     if resume is not None:
         run_dir = resume
-        meta = meta or {}
-        name = study or str(meta.get("study") or spec.name)
-        url = _resume_url(run_dir, meta, storage)
-        study_obj, created = st.open_study(st.open_storage(url), name, spec, grid, pruner, seed)
+        name, url, study_obj, created = opener.resume(resume, meta or {}, storage, study)
     else:
-        name = study or spec.name
-        # A shared database is opened first: if it cannot be, no run directory is left.
-        shared = None if storage is None else st.open_storage(storage)
-        run_dir = create_run_dir(runs_dir or spec.runs_dir, f"{spec.name}-tune")
-        # Trials keep their repeats' records in the study, not in history/.
-        (run_dir / "history").rmdir()
-        url = storage or st.sqlite_url(run_dir / LOCAL_DB)
-        try:
-            storage_obj = shared if shared is not None else st.open_storage(url)
-            study_obj, created = st.open_study(storage_obj, name, spec, grid, pruner, seed)
-        except BaseException:
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing of this study is in it
-            raise
-        where = LOCAL_DB if storage is None else st.mask_url(url)
-        write_atomic(run_dir / "study.json", json.dumps({"study": name, "storage": where}) + "\n")
+        run_dir, name, url, study_obj, created = opener.create(storage, study, runs_dir)
     # The effective spec (with any --set of this invocation): child workers read it.
     write_atomic(run_dir / "spec.yaml", spec.to_yaml())
     log.info(
@@ -156,6 +140,55 @@ def run_study(
     result = _result(spec, study_obj, dims, name, url, run_dir, start, workers, interrupted)
     result.notes = notes
     _write_report(result, plot)
+    _raise_if_stopped_or_failed(result, run_dir, signum)
+    return result
+
+
+class _Opener:
+    """Opens the study a run creates, resumes or joins (and the run directory it is kept in)."""
+
+    def __init__(self, spec: Spec, grid: Any, pruner: Any, seed: int) -> None:
+        self.spec, self.grid, self.pruner, self.seed = spec, grid, pruner, seed
+
+    def resume(
+        self, run_dir: Path, meta: dict[str, Any], storage: str | None, study: str | None
+    ) -> tuple[str, str, Any, bool]:
+        """The study of an earlier run directory: its name, storage URL, study, created."""
+        name = study or str(meta.get("study") or self.spec.name)
+        url = _resume_url(run_dir, meta, storage)
+        study_obj, created = self._open(st.open_storage(url), name)
+        return name, url, study_obj, created
+
+    def create(
+        self, storage: str | None, study: str | None, runs_dir: str | Path | None
+    ) -> tuple[Path, str, str, Any, bool]:
+        """A new run directory and the study in it (or joined in a shared database)."""
+        from lstmctl.rundir import create_run_dir, write_atomic
+
+        spec = self.spec
+        name = study or spec.name
+        # A shared database is opened first: if it cannot be, no run directory is left.
+        shared = None if storage is None else st.open_storage(storage)
+        run_dir = create_run_dir(runs_dir or spec.runs_dir, f"{spec.name}-tune")
+        # Trials keep their repeats' records in the study, not in history/.
+        (run_dir / "history").rmdir()
+        url = storage or st.sqlite_url(run_dir / LOCAL_DB)
+        try:
+            storage_obj = shared if shared is not None else st.open_storage(url)
+            study_obj, created = self._open(storage_obj, name)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing of this study is in it
+            raise
+        where = LOCAL_DB if storage is None else st.mask_url(url)
+        write_atomic(run_dir / "study.json", json.dumps({"study": name, "storage": where}) + "\n")
+        return run_dir, name, url, study_obj, created
+
+    def _open(self, storage_obj: Any, name: str) -> tuple[Any, bool]:
+        return st.open_study(storage_obj, name, self.spec, self.grid, self.pruner, self.seed)
+
+
+def _raise_if_stopped_or_failed(result: TuneResult, run_dir: Path, signum: int | None) -> None:
+    """Interrupted when a signal stopped the study; RunError when every trial failed."""
     if signum is not None:
         done = sum(1 for r in result.rows if r.finished)
         raise Interrupted(
@@ -167,7 +200,6 @@ def run_study(
     failed = [r for r in result.rows if r.state == "failed"]
     if failed and all(r.state in ("failed", "running") for r in result.rows):
         raise RunError(f"every trial failed (first: {failed[0].note}); see {run_dir}", where="tune")
-    return result
 
 
 def _resume_url(run_dir: Path, meta: dict[str, Any], storage: str | None) -> str:

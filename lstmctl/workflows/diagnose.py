@@ -124,33 +124,63 @@ def judge_curve(
     s_tr = _smooth(tr, k)
     out.train_final = float(tr[-1])
     out.train_change = _change(s_tr, w)
-    if has_val:
-        s_va = _smooth(va, k)
-        out.best_epoch = int(np.argmin(va)) + 1
-        out.val_best = float(va.min())
-        out.val_final = float(va[-1])
-        out.val_change = _change(s_va, w)
-        i_min = int(np.argmin(s_va))
-        low = float(s_va[i_min])
-        out.val_rise = (float(s_va[-1]) - low) / abs(low) if low else 0.0
-        if out.val_rise > th.rise:
-            rose = (
-                f"validation loss was lowest at epoch {out.best_epoch} ({out.val_best:.4g}) "
-                f"and ended {out.val_rise:.0%} above it ({out.val_final:.4g} at epoch {n})"
-            )
-            if s_tr[-1] < s_tr[i_min]:
-                out.verdict = OVER
-                out.reason = (
-                    f"{rose} while training loss kept falling ({s_tr[i_min]:.4g} -> {s_tr[-1]:.4g})"
-                )
-            else:
-                out.reason = (
-                    f"{rose}, and training loss rose too: the fit is unstable "
-                    "(try a lower learning rate)"
-                )
-            return out
+    if has_val and _validation_rose(out, va, s_tr, k, w, th):
+        return out
+    _under_fit_signs(out, s_tr, has_val, reference, w, th)
+    if out.signs:
+        out.verdict = UNDER
+    elif not has_val:
+        out.reason = (
+            f"training loss levelled off ({out.train_change:+.1%} over the last {w} epochs); "
+            "without validation loss a good fit cannot be told from an over-fit"
+        )
+    else:
+        _good_fit(out)
+    return out
 
-    tail = f"the last {w} epochs"
+
+def _validation_rose(
+    out: CurveVerdict, va: np.ndarray, s_tr: np.ndarray, k: int, w: int, th: Thresholds
+) -> bool:
+    """Fill ``out``'s validation facts; True when validation loss rose past ``th.rise``
+    from its lowest (an over-fit, or an unstable fit): the verdict is then decided."""
+    n = len(va)
+    s_va = _smooth(va, k)
+    out.best_epoch = int(np.argmin(va)) + 1
+    out.val_best = float(va.min())
+    out.val_final = float(va[-1])
+    out.val_change = _change(s_va, w)
+    i_min = int(np.argmin(s_va))
+    low = float(s_va[i_min])
+    out.val_rise = (float(s_va[-1]) - low) / abs(low) if low else 0.0
+    if out.val_rise <= th.rise:
+        return False
+    rose = (
+        f"validation loss was lowest at epoch {out.best_epoch} ({out.val_best:.4g}) "
+        f"and ended {out.val_rise:.0%} above it ({out.val_final:.4g} at epoch {n})"
+    )
+    if s_tr[-1] < s_tr[i_min]:
+        out.verdict = OVER
+        out.reason = (
+            f"{rose} while training loss kept falling ({s_tr[i_min]:.4g} -> {s_tr[-1]:.4g})"
+        )
+    else:
+        out.reason = (
+            f"{rose}, and training loss rose too: the fit is unstable (try a lower learning rate)"
+        )
+    return True
+
+
+def _under_fit_signs(
+    out: CurveVerdict,
+    s_tr: np.ndarray,
+    has_val: bool,
+    reference: float | None,
+    w: int,
+    th: Thresholds,
+) -> None:
+    """The signs of an under-fit in ``out.signs`` (and why, in ``out.reason``): a training
+    loss near the mean's, or losses still falling at the end."""
     if reference is not None and math.isfinite(reference) and reference > 0:
         share = float(s_tr[-1]) / reference
         if share >= th.high:
@@ -159,6 +189,7 @@ def judge_curve(
                 f"training loss ended at {out.train_final:.4g}, {share:.0%} of the loss of "
                 f"always predicting the mean ({reference:.4g}): the model learned little"
             )
+    assert out.train_change is not None
     falling_tr = out.train_change < -th.still_falling
     falling_va = has_val and out.val_change is not None and out.val_change < -th.still_falling
     if falling_tr and (falling_va or not has_val):
@@ -166,19 +197,14 @@ def judge_curve(
         what = (
             f"training loss fell {-out.train_change:.1%}"
             + (f" and validation loss {-(out.val_change or 0.0):.1%}" if has_val else "")
-            + f" over {tail}: still learning"
+            + f" over the last {w} epochs: still learning"
         )
         out.reason = f"{out.reason}; {what}" if out.reason else what
-    if out.signs:
-        out.verdict = UNDER
-        return out
-    if not has_val:
-        out.reason = (
-            f"training loss levelled off ({out.train_change:+.1%} over {tail}); without "
-            "validation loss a good fit cannot be told from an over-fit"
-        )
-        return out
+
+
+def _good_fit(out: CurveVerdict) -> None:
     assert out.val_final is not None and out.val_best is not None
+    assert out.train_final is not None
     out.verdict = GOOD
     gap = out.val_final / out.train_final if out.train_final else math.inf
     out.reason = (
@@ -187,7 +213,6 @@ def judge_curve(
         f"{out.best_epoch}); training loss {out.train_final:.4g} "
         f"(validation/training {gap:.2f})"
     )
-    return out
 
 
 def overall_verdict(verdicts: Sequence[CurveVerdict]) -> tuple[str, str, str]:
