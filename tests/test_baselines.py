@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 from lstmctl.errors import DataError
-from lstmctl.evaluation import baselines
+from lstmctl.evaluation import fitted_baselines
 from lstmctl.evaluation.baselines import FITTED, SEASONAL, forecast_baseline
 from lstmctl.spec.vocabulary import FORECAST_BASELINES
 
@@ -145,7 +145,7 @@ def test_short_history_falls_back_and_says_so(name: str, caplog: pytest.LogCaptu
 def test_a_failed_fit_falls_back_to_persistence(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(baselines, "_fit", lambda build, y: None)
+    monkeypatch.setattr(fitted_baselines, "_fit", lambda build, y: None)
     series = _seasonal_series(20)
     with caplog.at_level(logging.WARNING, logger="lstmctl"):
         f = forecast_baseline("arima", series, np.array([15, 19]), 2, 4)

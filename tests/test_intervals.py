@@ -15,15 +15,17 @@ from conftest import ROOT
 from lstmctl.errors import LstmctlError, ModelDirError
 from lstmctl.evaluation.intervals import (
     Conformal,
+    ensemble,
+    ensemble_spread,
+    level_key,
+    min_windows,
+)
+from lstmctl.evaluation.probabilistic import (
     coverage,
     coverage_per_step,
     crps_ensemble,
-    ensemble,
-    ensemble_spread,
     interval_scores,
-    level_key,
     mean_width,
-    min_windows,
     pinball,
     winkler,
 )
@@ -309,7 +311,7 @@ def test_refusals_say_what_was_expected() -> None:
 
 def test_importing_the_module_loads_no_heavy_library() -> None:
     probe = (
-        "import sys, lstmctl.evaluation.intervals; "
+        "import sys, lstmctl.evaluation.intervals, lstmctl.evaluation.probabilistic; "
         "print(','.join(m for m in ('scipy', 'sklearn', 'tensorflow', 'keras', 'jax', 'torch',"
         " 'pandas') if m in sys.modules))"
     )

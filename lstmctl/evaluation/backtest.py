@@ -1,4 +1,8 @@
-"""Scoring a backtest: every fold's repeats and baselines in original units, then pooled.
+"""A backtest below the workflows: its data prepared, its folds fitted, every fold scored.
+
+``run`` (:mod:`lstmctl.workflows.backtest`) and a tuning trial
+(:mod:`lstmctl.tuning.folds_trial`) both run a backtest through here, so a
+trial's pooled score is the one ``run`` reports for the same configuration.
 
 The data is prepared once for all folds (:mod:`lstmctl.data.folds`): its test
 windows are every fold's, and each fold scores its own subset of them.
@@ -24,13 +28,15 @@ refits fall where the union's do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from lstmctl.data.folds import FoldPlan, FoldRange
+from lstmctl.data.folds import FoldPlan, FoldRange, backtest_test_rows, fold_ranges, plan_folds
 from lstmctl.data.prepared import Prepared
+from lstmctl.errors import SpecError
 from lstmctl.evaluation.evaluate import RepeatScore, season_of
 from lstmctl.evaluation.intervals import ensemble
 from lstmctl.evaluation.metrics import CLASSIFICATION_METRICS, Scale, pointwise_loss, score
@@ -40,6 +46,9 @@ from lstmctl.evaluation.summary import summarize
 from lstmctl.spec import Spec
 from lstmctl.spec.vocabulary import LOWER_IS_BETTER
 from lstmctl.training.result import FitResult
+
+# Called between chunks of epochs with the learning curves (training.fused.OnEpochs).
+OnEpochs = Callable[[int, dict[str, np.ndarray]], None]
 
 
 @dataclass
@@ -63,13 +72,145 @@ class FoldScores:
 
 @dataclass
 class BacktestScores:
-    """Every fold's scores and the pooled ones."""
+    """Every fold's scores and the pooled ones (and the folds' windows they were scored on)."""
 
     folds: list[FoldScores]
     pooled: FoldScores
+    ranges: list[FoldRange] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"folds": [f.to_json() for f in self.folds], "pooled": self.pooled.to_json()}
+
+
+# --------------------------------------------------------------------------- prepare and fit
+
+
+def check_backtest(spec: Spec) -> None:
+    """SpecError for what a backtest does not support (see :mod:`lstmctl.workflows.backtest`)."""
+    where, what = None, ""
+    es = spec.train.early_stopping
+    if spec.data.problem is not None:
+        where, what = "data.problem", "backtests need a series read from data.path"
+    elif spec.backend != "auto":
+        where, what = "backend", "backtests run on the fused trainer: use backend: auto"
+    elif es is not None and es.monitor == "val_loss":
+        where, what = "train.early_stopping.monitor", "backtests have no validation part: use loss"
+    elif spec.data.split.validation:
+        where, what = "data.split.validation", "backtests have no validation part: set it to 0"
+    elif spec.evaluate.intervals:
+        where, what = "evaluate.intervals", "backtests do not calibrate intervals yet: use []"
+    elif spec.evaluate.update is not None:
+        where, what = "evaluate.update", "backtests do not run the update experiment"
+    elif spec.data.series:
+        where, what = "data.series", "backtests take one series"
+    elif spec.tracking.mlflow:
+        where, what = "tracking.mlflow", "backtests are not logged to MLflow yet"
+    if where is not None:
+        raise SpecError(f"{what} (evaluate.backtest is set)", where=where)
+
+
+def prepare_backtest(spec: Spec) -> tuple[Spec, Prepared, FoldPlan]:
+    """Check the spec, plan its folds and prepare the data all folds share."""
+    from lstmctl.data.prepare import prepare
+    from lstmctl.evaluation.preflight import check_run
+    from lstmctl.spec.derive import derive
+
+    bt = spec.evaluate.backtest
+    assert bt is not None
+    check_backtest(spec)
+    spec, usual = check_run(spec)
+    assert usual.series is not None and usual.pipeline is not None
+    n_rows, n_test = len(usual.series.values), int(usual.state["rows"]["test"])
+    need = usual.pipeline.lags + usual.lookback + usual.horizon
+    plan = plan_folds(n_rows, n_test, bt.folds, bt.step, need)
+    shared = derive(spec, {"data.split.test": backtest_test_rows(plan)}, validate=False)
+    data = prepare(shared)
+    check_fold_fits(spec, data)
+    return spec, data, plan
+
+
+def check_fold_fits(spec: Spec, data: Prepared) -> None:
+    """The checks a backtest's fits need on the shared data: windows, baselines, and
+    (refitted) the F x R replicas in one program and in memory. A tuning trial whose
+    data is already prepared runs these again for its own model and batch."""
+    from lstmctl.evaluation.evaluate import check_baselines
+    from lstmctl.training.checks import check_windows
+
+    bt = spec.evaluate.backtest
+    assert bt is not None
+    check_windows(spec, data)
+    check_baselines(spec, data)
+    if bt.refit:
+        _check_replicas(spec, data, bt.folds)
+
+
+def _check_replicas(spec: Spec, data: Prepared, folds: int) -> None:
+    """F x R replicas in one program: within one block of the fused trainer, and memory."""
+    from lstmctl.spec.derive import derive
+    from lstmctl.training.footprint import FUSED_BLOCK, check_footprint
+
+    n = folds * spec.evaluate.repeats
+    if n > FUSED_BLOCK:
+        raise SpecError(
+            f"expected at most {FUSED_BLOCK} fits in one program (folds x repeats), found "
+            f"{folds} x {spec.evaluate.repeats} = {n}; the fused folds are not split into "
+            "blocks yet: use fewer folds or repeats",
+            where="evaluate.backtest.folds",
+        )
+    check_footprint(derive(spec, {"evaluate.repeats": n}, validate=False), data)
+
+
+def backtest_ranges(spec: Spec, data: Prepared, plan: FoldPlan) -> list[FoldRange]:
+    """Each fold's training windows and test windows in the shared data."""
+    bt = spec.evaluate.backtest
+    assert bt is not None and data.series is not None
+    batch = spec.train.batch_size if spec.model.stateful else None
+    origins = data.series.test_origins
+    return fold_ranges(plan, len(data.X_train), origins, data.horizon, bt.window, batch)
+
+
+def fit_backtest(
+    spec: Spec,
+    data: Prepared,
+    plan: FoldPlan,
+    ranges: list[FoldRange],
+    baselines: dict[str, np.ndarray],
+    progress: Callable[[int, int], None] | None = None,
+    on_epochs: OnEpochs | None = None,
+) -> BacktestScores:
+    """Fit every fold's repeats and score them (``baselines``: every test window's
+    forecasts, :func:`lstmctl.evaluation.evaluate.baseline_forecasts`).
+
+    With ``refit`` every fold's repeats are one compiled program
+    (:func:`lstmctl.training.folds_fit.fit_folds`); without, the repeats are
+    fitted once on the earliest fold's training rows and forecast every fold.
+    ``on_epochs`` sees the learning curves between chunks of epochs (a tuning
+    trial's epoch pruning).
+    """
+    from lstmctl.training.backend import use_backend
+
+    bt = spec.evaluate.backtest
+    assert bt is not None
+    use_backend(spec.backend)
+    if bt.refit:
+        from lstmctl.training.folds_fit import fit_folds
+
+        fits = fit_folds(spec, data, ranges, progress, on_epochs)
+        first = plan.test_start(0)
+        train_rows = [
+            plan.test_start(f) if bt.window == "expanding" else first for f in range(bt.folds)
+        ]
+    else:
+        from lstmctl.training.fused import fit_fused
+
+        fits = [fit_fused(spec, data, progress, on_epochs=on_epochs)] * bt.folds
+        train_rows = [plan.test_start(0)] * bt.folds
+    scores = score_backtest(spec, data, plan, ranges, fits, baselines, train_rows)
+    scores.ranges = ranges
+    return scores
+
+
+# --------------------------------------------------------------------------- score
 
 
 def score_backtest(
@@ -109,7 +250,8 @@ def score_backtest(
         )
         fold.metrics = _summary(spec, rows)
         folds.append(fold)
-    return BacktestScores(folds, _pooled(spec, data, ranges, fits, forecasts, baselines, season))
+    pooled = _pooled(spec, data, ranges, fits, forecasts, baselines, season)
+    return BacktestScores(folds, pooled, ranges)
 
 
 def _inverted(data: Prepared, rng: FoldRange, fit: FitResult) -> np.ndarray | None:

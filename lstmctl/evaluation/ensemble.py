@@ -140,7 +140,8 @@ def per_step(
 def _intervals(
     spec: Spec, data: Prepared, members: Members, stack: np.ndarray, out: EnsembleResult
 ) -> None:
-    from lstmctl.evaluation.intervals import Conformal, crps_ensemble, interval_scores
+    from lstmctl.evaluation.intervals import Conformal
+    from lstmctl.evaluation.probabilistic import crps_ensemble, interval_scores
 
     levels = list(spec.evaluate.intervals)
     actual = members.val_actual

@@ -1,11 +1,11 @@
-"""The repeats as an ensemble: a point forecast, calibrated intervals, probabilistic scores.
+"""The repeats as an ensemble: a point forecast and calibrated prediction intervals.
 
 A run fits every configuration R times with different seeds. Their forecasts,
 stacked as ``(R, n, horizon, n_targets)`` in the data's original units, are
-an ensemble: :func:`ensemble` turns them into one point forecast,
+an ensemble: :func:`ensemble` turns them into one point forecast and
 :class:`Conformal` turns their disagreement into prediction intervals that are
-calibrated on windows the members did not train on, and the scores below
-(coverage, width, Winkler, pinball, CRPS) say how good those intervals are.
+calibrated on windows the members did not train on. How good those intervals
+are (coverage, width, Winkler, pinball, CRPS): :mod:`lstmctl.evaluation.probabilistic`.
 
 Only numpy is imported: ``predict`` loads this module and must start fast.
 
@@ -26,17 +26,13 @@ from lstmctl.errors import ModelDirError, RunError, SpecError
 
 __all__ = [
     "Conformal",
-    "coverage",
-    "coverage_per_step",
-    "crps_ensemble",
+    "check_pair",
     "ensemble",
     "ensemble_spread",
-    "interval_scores",
+    "finite_count",
     "level_key",
-    "mean_width",
+    "members_of",
     "min_windows",
-    "pinball",
-    "winkler",
 ]
 
 # (n + 1) * level is computed in floating point: 100 * 0.55 is 55.00000000000001,
@@ -60,7 +56,7 @@ def min_windows(level: float) -> int:
     return max(1, math.ceil(level / (1.0 - level) - _EPS))
 
 
-def _members(member_forecasts: np.ndarray) -> np.ndarray:
+def members_of(member_forecasts: np.ndarray) -> np.ndarray:
     """Member forecasts as floats with every non-finite value (a failed repeat) as NaN."""
     x = np.asarray(member_forecasts, dtype=float)
     if x.ndim < 1 or x.shape[0] == 0:
@@ -71,7 +67,7 @@ def _members(member_forecasts: np.ndarray) -> np.ndarray:
     return x
 
 
-def _finite_count(x: np.ndarray) -> np.ndarray:
+def finite_count(x: np.ndarray) -> np.ndarray:
     """How many members are finite at each point."""
     return np.isfinite(x).sum(axis=0)
 
@@ -88,8 +84,8 @@ def ensemble(member_forecasts: np.ndarray) -> np.ndarray:
 
     ``(R, n, horizon, n_targets)`` -> ``(n, horizon, n_targets)`` (any trailing shape).
     """
-    x = _members(member_forecasts)
-    count = _finite_count(x)
+    x = members_of(member_forecasts)
+    count = finite_count(x)
     # Averaged as offsets from one member, so identical members give that member
     # exactly (a plain sum / R can be off in the last bit), and their spread is 0.
     ref = np.fmax.reduce(x, axis=0)
@@ -104,8 +100,8 @@ def ensemble_spread(member_forecasts: np.ndarray) -> np.ndarray:
     0 where only one member is finite (one repeat says nothing of the spread),
     NaN where none is.
     """
-    x = _members(member_forecasts)
-    count = _finite_count(x)
+    x = members_of(member_forecasts)
+    count = finite_count(x)
     center = ensemble(x)
     squares = np.where(np.isnan(x), 0.0, (x - center) ** 2).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -127,7 +123,7 @@ def _check_levels(levels: Sequence[float]) -> list[float]:
     return found
 
 
-def _check_pair(members: np.ndarray, actual: np.ndarray, where: str) -> np.ndarray:
+def check_pair(members: np.ndarray, actual: np.ndarray, where: str) -> np.ndarray:
     """``actual`` as floats, refused unless it has the members' shape without the R axis."""
     a = np.asarray(actual, dtype=float)
     if members.ndim < 2 or members.shape[1:] != a.shape:
@@ -242,8 +238,8 @@ class Conformal:
         actual or ensemble forecast is missing are left out of their column.
         """
         found = _check_levels(levels)
-        members = _members(member_cal)
-        actual = _check_pair(members, actual_cal, "conformal.fit")
+        members = members_of(member_cal)
+        actual = check_pair(members, actual_cal, "conformal.fit")
         spread = ensemble_spread(members)
         self.floor_, self.scaled_ = self._fit_scale(spread)
         with np.errstate(invalid="ignore"):
@@ -284,7 +280,7 @@ class Conformal:
         every member is missing.
         """
         q = self._quantile(level)
-        members = _members(member_forecasts)
+        members = members_of(member_forecasts)
         if members.shape[2:] != self.floor_.shape:
             raise RunError(
                 f"expected member forecasts (R, n, {', '.join(map(str, self.floor_.shape))}), "
@@ -337,119 +333,3 @@ class Conformal:
                 "the conformal state's quantiles do not fit its levels", "conformal"
             )
         return self
-
-
-def _floats(*arrays: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """The arrays as floats of one shape, and where all of them are finite."""
-    found = [np.asarray(a, dtype=float) for a in arrays]
-    shapes = {a.shape for a in found}
-    if len(shapes) > 1:
-        raise RunError(f"expected arrays of one shape, found {sorted(shapes)}", "interval scores")
-    ok = np.logical_and.reduce([np.isfinite(a) for a in found])
-    return found, ok
-
-
-def _mean(values: np.ndarray, ok: np.ndarray) -> float:
-    """Mean of ``values`` where ``ok``; NaN when nothing is."""
-    return float(values[ok].mean()) if ok.any() else float("nan")
-
-
-def coverage(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    """Share of actual values inside ``[lo, hi]`` (missing values skipped)."""
-    (a, low, high), ok = _floats(actual, lo, hi)
-    return _mean(((low <= a) & (a <= high)).astype(float), ok)
-
-
-def coverage_per_step(
-    actual: np.ndarray, lo: np.ndarray, hi: np.ndarray, step_axis: int = 1
-) -> list[float]:
-    """Coverage of each horizon step (axis 1 of ``(n, horizon, n_targets)``), as a list."""
-    (a, low, high), ok = _floats(actual, lo, hi)
-    inside = ((low <= a) & (a <= high)).astype(float)
-    inside, ok = np.moveaxis(inside, step_axis, 0), np.moveaxis(ok, step_axis, 0)
-    return [_mean(inside[k], ok[k]) for k in range(inside.shape[0])]
-
-
-def mean_width(lo: np.ndarray, hi: np.ndarray) -> float:
-    """Mean of ``hi - lo``: how much the intervals commit to, in original units."""
-    (low, high), ok = _floats(lo, hi)
-    return _mean(high - low, ok)
-
-
-def winkler(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: float) -> float:
-    """Mean interval (Winkler) score: the width, plus 2/alpha times any miss; lower is better.
-
-    alpha = 1 - level. It rewards narrow intervals and charges for misses, so an
-    interval cannot score well by being too wide or too narrow.
-    """
-    (a, low, high), ok = _floats(actual, lo, hi)
-    alpha = 1.0 - level
-    below = np.maximum(low - a, 0.0)
-    above = np.maximum(a - high, 0.0)
-    return _mean(high - low + (2.0 / alpha) * (below + above), ok)
-
-
-def pinball(actual: np.ndarray, q_pred: np.ndarray, quantile: float) -> float:
-    """Mean pinball (quantile) loss of ``q_pred`` as the ``quantile`` quantile; lower is better."""
-    (a, q), ok = _floats(actual, q_pred)
-    diff = a - q
-    return _mean(np.maximum(quantile * diff, (quantile - 1.0) * diff), ok)
-
-
-def _crps_points(members: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """CRPS at every point: mean|X - y| - 0.5 mean|X - X'| over the finite members.
-
-    The pair term uses sorted members: sum over pairs |x_i - x_j| equals
-    2 * sum_i (2i - m - 1) x_(i) for the m finite members sorted ascending
-    (i from 1), so each point costs O(R log R).
-    """
-    m = _finite_count(members)
-    to_actual = np.where(np.isnan(members), 0.0, np.abs(members - actual)).sum(axis=0)
-    ordered = np.sort(members, axis=0)  # NaN sorts last
-    rank = np.arange(1, members.shape[0] + 1).reshape((-1,) + (1,) * actual.ndim)
-    weight = np.where(rank <= m, 2 * rank - m - 1, 0)
-    pairs = 2.0 * (weight * np.where(np.isnan(ordered), 0.0, ordered)).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        crps = to_actual / m - 0.5 * pairs / m.astype(float) ** 2
-    return np.where(m > 0, crps, np.nan)
-
-
-def crps_ensemble(member_forecasts: np.ndarray, actual: np.ndarray) -> float:
-    """Mean continuous ranked probability score of the members as a forecast distribution.
-
-    In original units, lower is better; with one member it is the absolute
-    error. The members' empirical distribution is scored as it is (pairs
-    term over m^2, not m(m - 1)), the form that equals the MAE for one member.
-    """
-    members = _members(member_forecasts)
-    a = _check_pair(members, actual, "crps")
-    crps = _crps_points(members, a)
-    return _mean(crps, np.isfinite(crps) & np.isfinite(a))
-
-
-def interval_scores(
-    actual: np.ndarray,
-    member_forecasts: np.ndarray,
-    conformal: Conformal,
-    levels: Sequence[float] | None = None,
-) -> dict[str, dict[str, float]]:
-    """Coverage, width, Winkler and both pinball losses of each level's interval.
-
-    Keyed by :func:`level_key` (``"0.8"``); ``levels`` defaults to every level
-    the calibrator was fitted on. ``pinball_lo`` scores ``lo`` as the alpha/2
-    quantile and ``pinball_hi`` scores ``hi`` as the 1 - alpha/2 quantile.
-    """
-    members = _members(member_forecasts)
-    a = _check_pair(members, actual, "interval scores")
-    result: dict[str, dict[str, float]] = {}
-    for level in conformal.levels_ if levels is None else levels:
-        lo, hi = conformal.interval(members, level)
-        alpha = 1.0 - level
-        result[level_key(level)] = {
-            "coverage": coverage(a, lo, hi),
-            "width": mean_width(lo, hi),
-            "winkler": winkler(a, lo, hi, level),
-            "pinball_lo": pinball(a, lo, alpha / 2.0),
-            "pinball_hi": pinball(a, hi, 1.0 - alpha / 2.0),
-        }
-    return result

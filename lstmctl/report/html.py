@@ -30,6 +30,10 @@ CAPTIONS = {
         "(shaded: its conformally calibrated prediction intervals, when asked for) or, for a "
         "single repeat, the repeat with the median score; beside the persistence baseline."
     ),
+    "backtest.png": (
+        "Backtest: the score of each fold (test period) for the repeats (mean, with their "
+        "spread) and each baseline, then pooled over every fold's targets."
+    ),
     "per-step.png": (
         "The error at each forecast step of the horizon, for the ensemble and each baseline."
     ),
@@ -120,6 +124,37 @@ def _compared(results: dict[str, Any]) -> str:
         out += (
             f"<p><b>Verdict</b> ({_e(sig.get('metric'))}, {_e(sig.get('test'))}): the ensemble "
             f"is {_e(sig.get('verdict'))}{beat}.</p>"
+        )
+    return out
+
+
+def _backtest(results: dict[str, Any]) -> str:
+    """Per fold and pooled: the repeats' mean ± std and each baseline, on each metric."""
+    bt = results.get("backtest") or {}
+    settings = bt.get("settings") or {}
+    metrics = list(results.get("metrics") or {})
+    names = list((bt.get("pooled") or {}).get("baselines") or {})
+    out = (
+        f"<p>{settings.get('folds', '?')} folds, {settings.get('step', '?')} steps apart, "
+        f"{_e(settings.get('window', '?'))} training window, "
+        f"{'refitted on each fold' if settings.get('refit', True) else 'fitted once'}.</p>"
+    )
+    for m in metrics:
+        rows = []
+        for f in [*bt.get("folds", []), {"fold": "pooled", **(bt.get("pooled") or {})}]:
+            s = (f.get("metrics") or {}).get(m) or {}
+            test = f.get("test") or ["", ""]
+            rows.append(
+                [
+                    _e(f.get("fold")),
+                    _e(" .. ".join(test) if test[0] else ""),
+                    _e(f.get("train_rows", "")),
+                    f"{_num(s.get('mean'))} ± {_num(s.get('std'))}",
+                ]
+                + [_num(((f.get("baselines") or {}).get(b) or {}).get(m)) for b in names]
+            )
+        out += f"<h3>{_e(m)}</h3>" + _table(
+            ["fold", "test", "train rows", "LSTM", *names], rows, frozenset({"test"})
         )
     return out
 
@@ -220,6 +255,14 @@ def render_report(run_dir: Path) -> str:
         "over the baseline scored on exactly the same test targets.</p>",
         _summary(results),
     ]
+    if results.get("backtest"):
+        body += ["<h2>Backtest</h2>", _backtest(results)]
+        sig = results.get("significance")
+        if sig:
+            body.append(
+                f"<p><b>Pooled verdict</b> ({_e(sig.get('metric'))}, {_e(sig.get('test'))}): "
+                f"the ensemble is {_e(sig.get('verdict'))}.</p>"
+            )
     if results.get("ensemble"):
         body += ["<h2>Forecasts compared</h2>", _compared(results)]
     if results.get("intervals"):
