@@ -460,6 +460,7 @@ def test_scaler_round_trip_and_saved_state(
 @example(x=np.array([[0.0], [0.3], [1.0]]), low=0.0, high=5e-324)  # 0.3 came back as 0
 @example(x=np.array([[3.0]]), low=0.0, high=1.7976931348623157e308)  # constant: 3 * scale = inf
 @example(x=np.array([[1.20703125]]), low=-35184372088833.0, high=0.0)  # constant lost digits
+@example(x=np.array([[177115.0], [209793.0]]), low=0.0, high=2.8e307)  # x * scale overflowed
 def test_any_range_the_spec_accepts_is_undone(x: np.ndarray, low: float, high: float) -> None:
     try:
         spec = ScaleSpec(kind="minmax", range=(low, high))

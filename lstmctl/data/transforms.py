@@ -287,14 +287,19 @@ class MinMaxScaler(Scaler):
         # up) nor lose the value.
         size = 2.0 * np.maximum(1.0, np.abs(self.data_min_))
         self.scale_ = (hi - lo) / np.where(span == 0, size, span)
-        self.min_ = lo - self.data_min_ * self.scale_
+        with np.errstate(over="ignore"):  # kept for the state only (see transform)
+            self.min_ = lo - self.data_min_ * self.scale_
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        return np.asarray(X, dtype=np.float64) * self.scale_ + self.min_
+        # Measured from the training minimum: x * scale alone can overflow where the
+        # result (within the range, for training values) cannot.
+        low = self.feature_range[0]
+        return (np.asarray(X, dtype=np.float64) - self.data_min_) * self.scale_ + low
 
     def inverse_transform(self, Z: Any) -> np.ndarray:
-        return (np.asarray(Z, dtype=np.float64) - self.min_) / self.scale_
+        low = self.feature_range[0]
+        return (np.asarray(Z, dtype=np.float64) - low) / self.scale_ + self.data_min_
 
     def state(self) -> dict[str, Any]:
         return {
@@ -305,7 +310,7 @@ class MinMaxScaler(Scaler):
                     "data_min": float(self.data_min_[i]),
                     "data_max": float(self.data_max_[i]),
                     "scale": float(self.scale_[i]),
-                    "min": float(self.min_[i]),
+                    "min": float(self.min_[i]) if np.isfinite(self.min_[i]) else None,
                 }
                 for i, name in enumerate(self._names(len(self.scale_)))
             },
@@ -319,7 +324,9 @@ class MinMaxScaler(Scaler):
         out.data_min_ = np.array([c["data_min"] for c in cols.values()], dtype=np.float64)
         out.data_max_ = np.array([c["data_max"] for c in cols.values()], dtype=np.float64)
         out.scale_ = np.array([c["scale"] for c in cols.values()], dtype=np.float64)
-        out.min_ = np.array([c["min"] for c in cols.values()], dtype=np.float64)
+        out.min_ = np.array(
+            [np.nan if c.get("min") is None else c["min"] for c in cols.values()], dtype=np.float64
+        )
         return out
 
 
