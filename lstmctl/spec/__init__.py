@@ -7,24 +7,26 @@ downstream receives a :class:`Spec`. Nothing here imports another lstmctl
 layer (only the ground floor: errors).
 """
 
+from lstmctl.spec.base import MAX_SEED
 from lstmctl.spec.derive import apply_override
+from lstmctl.spec.evaluate_schema import (
+    EvaluateSpec,
+    Metric,
+    TrackingSpec,
+    UpdateScheme,
+    UpdateSpec,
+)
 from lstmctl.spec.loading import load_spec, validate_spec
 from lstmctl.spec.messages import validate_raw
 from lstmctl.spec.schema import (
-    MAX_SEED,
     DataSpec,
     EarlyStoppingSpec,
-    EvaluateSpec,
-    Metric,
     ModelSpec,
     ScaleSpec,
     Spec,
     SplitSpec,
-    TrackingSpec,
     TrainSpec,
     TransformSpec,
-    UpdateScheme,
-    UpdateSpec,
     WindowSpec,
 )
 from lstmctl.spec.yaml_text import parse_yaml

@@ -25,8 +25,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lstmctl.errors import SpecError, UsageError
+from lstmctl.spec.evaluate_schema import EvaluateSpec
 from lstmctl.spec.messages import validate_raw
-from lstmctl.spec.schema import EvaluateSpec, ModelSpec, Spec, TrainSpec
+from lstmctl.spec.schema import ModelSpec, Spec, TrainSpec
 from lstmctl.spec.vocabulary import CLASSIFICATION_METRICS
 from lstmctl.spec.yaml_text import parse_yaml
 

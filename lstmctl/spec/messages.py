@@ -14,7 +14,8 @@ from pydantic import (
 )
 
 from lstmctl.errors import SpecError
-from lstmctl.spec.schema import MAX_SEED, Spec
+from lstmctl.spec.base import MAX_SEED
+from lstmctl.spec.schema import Spec
 from lstmctl.spec.vocabulary import did_you_mean
 
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import types
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PositiveFloat,
     PositiveInt,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from lstmctl.spec.base import Count32, Strict, check_part
+from lstmctl.spec.evaluate_schema import EvaluateSpec, TrackingSpec
 from lstmctl.spec.tune_config import TuneSpec
 from lstmctl.spec.vocabulary import (
     ACTIVATIONS,
@@ -26,40 +24,8 @@ from lstmctl.spec.vocabulary import (
     check_name,
 )
 
-# Counts the compiled trainer compares with its 32-bit counters (epochs, patience,
-# batches): past 2**31 - 1, JAX refuses them.
-Count32 = Annotated[int, Field(gt=0, le=2**31 - 1)]
-# Every seed a run derives (seed + i for repeat i) goes to NumPy's and Keras'
-# generators, which take 0 .. 2**32 - 1.
-MAX_SEED = 2**32 - 1
 
-
-def _kinds(annotation: Any) -> set[Any]:
-    """The types a field accepts, through ``X | Y`` and ``Annotated`` (not into lists)."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _kinds(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        return set().union(*(_kinds(a) for a in get_args(annotation)))
-    return {annotation}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_number(cls, v: Any, info: ValidationInfo) -> Any:
-        # Pydantic reads true as 1 where a number is expected; in a spec that is a
-        # mistake (`test: yes`, `epochs: true`), not a count.
-        if isinstance(v, bool) and info.field_name in cls.model_fields:
-            kinds = _kinds(cls.model_fields[info.field_name].annotation)
-            if kinds & {int, float} and bool not in kinds:
-                raise ValueError(f"expected a number, found {str(v).lower()}")
-        return v
-
-
-class ScaleSpec(_Strict):
+class ScaleSpec(Strict):
     """How input and target values are scaled (fitted on the training part only)."""
 
     kind: Literal["minmax", "standard", "none"] = "minmax"
@@ -82,7 +48,7 @@ class ScaleSpec(_Strict):
         return v
 
 
-class TransformSpec(_Strict):
+class TransformSpec(Strict):
     """A value transform undone before scoring: ``difference`` (with a lag) or ``log``."""
 
     kind: Literal["difference", "log"]
@@ -95,27 +61,14 @@ class TransformSpec(_Strict):
         return {"kind": v} if isinstance(v, str) else v
 
 
-class WindowSpec(_Strict):
+class WindowSpec(Strict):
     """Framing as supervised learning: ``lookback`` steps in, ``horizon`` steps out."""
 
     lookback: PositiveInt = 1
     horizon: PositiveInt = 1
 
 
-def _check_part(v: int | float, key: str, allow_zero: bool) -> int | float:
-    if isinstance(v, bool):
-        raise ValueError(f"{key} must be a number of rows or a fraction, found {v!r}")
-    if isinstance(v, float) and not v.is_integer():
-        if not 0.0 < v < 1.0:
-            raise ValueError(f"a fraction for {key} must lie in (0, 1), found {v}")
-        return v
-    n = int(v)
-    if n < 0 or (n == 0 and not allow_zero):
-        raise ValueError(f"{key} must be {'>= 0' if allow_zero else '> 0'} rows, found {n}")
-    return n
-
-
-class SplitSpec(_Strict):
+class SplitSpec(Strict):
     """The test part is the last ``test`` rows (an int) or that fraction of the rows.
 
     ``validation`` is carved from the end of the training part the same way
@@ -128,15 +81,15 @@ class SplitSpec(_Strict):
     @field_validator("test")
     @classmethod
     def _test(cls, v: int | float) -> int | float:
-        return _check_part(v, "test", allow_zero=False)
+        return check_part(v, "test", allow_zero=False)
 
     @field_validator("validation")
     @classmethod
     def _validation(cls, v: int | float) -> int | float:
-        return _check_part(v, "validation", allow_zero=True)
+        return check_part(v, "validation", allow_zero=True)
 
 
-class DataSpec(_Strict):
+class DataSpec(Strict):
     """Where the data comes from and how it is prepared."""
 
     path: str | None = None
@@ -226,7 +179,7 @@ class DataSpec(_Strict):
                 seen[col] = key
 
 
-class ModelSpec(_Strict):
+class ModelSpec(Strict):
     """The architecture (by registry name) and its settings."""
 
     arch: str = "vanilla"
@@ -268,7 +221,7 @@ class ModelSpec(_Strict):
         return check_name(v, ACTIVATIONS, "activation")
 
 
-class EarlyStoppingSpec(_Strict):
+class EarlyStoppingSpec(Strict):
     """Stop a repeat when ``monitor`` has not improved for ``patience`` epochs."""
 
     monitor: Literal["val_loss", "loss"] = "val_loss"
@@ -277,7 +230,7 @@ class EarlyStoppingSpec(_Strict):
     restore_best: bool = True
 
 
-class TrainSpec(_Strict):
+class TrainSpec(Strict):
     """How each repeat is fitted (lesson 4's compile and fit steps)."""
 
     epochs: Count32 = 100
@@ -302,117 +255,7 @@ class TrainSpec(_Strict):
         return check_name(v, LOSSES, "loss")
 
 
-Metric = Literal["rmse", "mae", "mape", "smape", "mase", "rmsse", "accuracy", "sequence_accuracy"]
-# The forecasts a model is measured against (``majority`` for class labels, and
-# ``none``: no baseline). Each is scored on exactly the model's test targets.
-Baseline = Literal[
-    "persistence", "seasonal_naive", "drift", "mean", "ets", "arima", "majority", "none"
-]
-
-
-UpdateScheme = Literal["none", "fine-tune", "fine-tune-all", "refit"]
-
-
-class UpdateSpec(_Strict):
-    """Lesson 13: walk forward over the test part, updating each model after every step.
-
-    ``none`` keeps the fitted model; ``fine-tune`` continues training on the
-    newly observed window only, ``fine-tune-all`` on everything seen so far,
-    each for ``epochs`` epochs; ``refit`` fits from scratch on everything seen
-    (the spec's train settings).
-    """
-
-    schemes: list[UpdateScheme] = Field(
-        default_factory=lambda: list[UpdateScheme](["none", "fine-tune", "refit"])
-    )
-    epochs: Count32 = 2
-
-    @field_validator("schemes")
-    @classmethod
-    def _some_schemes(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("list at least one update scheme")
-        return list(dict.fromkeys(v))
-
-
-class BacktestSpec(_Strict):
-    """Backtests over many origins: ``folds`` test periods, each as long as
-    ``data.split.test``, ending ``step`` rows apart (the last is the usual test part)."""
-
-    folds: PositiveInt = 1
-    step: PositiveInt = 12
-    # expanding: each fold trains on every row before its test part; sliding: on a
-    # fixed-length window (the earliest fold's training rows) ending there.
-    window: Literal["expanding", "sliding"] = "expanding"
-    # false: one fit (on the rows before the earliest fold's test part) scores every fold.
-    refit: bool = True
-
-
-class EvaluateSpec(_Strict):
-    """How skill is estimated: R repeats, metrics in original units, a baseline."""
-
-    repeats: PositiveInt = 10
-    metrics: list[Metric] = Field(default_factory=lambda: list[Metric](["rmse", "mae"]))
-    # The one-item form of ``baselines`` (kept for the course's specs); ``baselines``,
-    # when given, is the list scored and this is ignored.
-    baseline: Baseline = "persistence"
-    baselines: list[Baseline] | None = None
-    # The seasonal period of seasonal_naive, ets, arima, mase and rmsse (None: from
-    # the time column's frequency: monthly 12, quarterly 4, weekly 52, daily 7, hourly 24).
-    season: PositiveInt | None = None
-    # Prediction intervals from the ensemble of repeats, conformally calibrated on
-    # windows the repeats did not train on (levels in (0, 1); empty: none).
-    intervals: list[float] = Field(default_factory=list)
-    # Lesson 13's update experiment, run after the repeats (none: not run).
-    update: UpdateSpec | None = None
-    # Backtests over many origins (none: the one test part of data.split).
-    backtest: BacktestSpec | None = None
-
-    @field_validator("metrics")
-    @classmethod
-    def _some(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("list at least one metric")
-        return list(dict.fromkeys(v))
-
-    @field_validator("baselines")
-    @classmethod
-    def _baselines(cls, v: list[str] | None) -> list[str] | None:
-        if v is None:
-            return None
-        names = [b for b in dict.fromkeys(v) if b != "none"]
-        if "majority" in names and len(names) > 1:
-            raise ValueError(
-                "majority scores class labels and the other baselines forecast real values: "
-                "list majority alone"
-            )
-        return names
-
-    @field_validator("intervals")
-    @classmethod
-    def _levels(cls, v: list[float]) -> list[float]:
-        for level in v:
-            if isinstance(level, bool) or not 0.0 < float(level) < 1.0:
-                raise ValueError(f"expected interval levels between 0 and 1, found {level}")
-        return sorted({float(x) for x in v})
-
-    @property
-    def baseline_names(self) -> list[str]:
-        """The baselines scored, in the spec's order (``baselines``, else ``baseline``)."""
-        if self.baselines is not None:
-            return list(self.baselines)
-        return [] if self.baseline == "none" else [self.baseline]
-
-
-class TrackingSpec(_Strict):
-    """Optional experiment tracking: ``mlflow`` is a tracking URI (``mlruns``: a local folder)."""
-
-    mlflow: str | None = None
-    # The MLflow experiment the run is logged under (default: the spec's name).
-    experiment: str | None = None
-
-
-class Spec(_Strict):
+class Spec(Strict):
     """A whole experiment."""
 
     name: str = "experiment"
