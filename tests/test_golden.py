@@ -37,13 +37,16 @@ def test_run_scores_are_the_recorded_ones(
 ) -> None:
     golden = GOLDEN[name]
     monkeypatch.chdir(ROOT)  # the configs name their data relative to the repository
+    # Only the recorded baselines: the configs' ETS and ARIMA cost seconds and are
+    # tested on their own (tests/test_baselines.py).
+    recorded = [f"evaluate.baselines=[{', '.join(golden['baselines'])}]"]
     r = runner.invoke(
         app,
         [
             "-q",
             "run",
             golden["config"],
-            *_sets(golden["overrides"]),
+            *_sets([*golden["overrides"], *recorded]),
             "--format",
             "json",
             "--out",
