@@ -77,6 +77,8 @@ class BacktestScores:
     folds: list[FoldScores]
     pooled: FoldScores
     ranges: list[FoldRange] = field(default_factory=list)
+    # fits[f][i]: repeat i of fold f (its learning curve, for a tuning trial's pruning).
+    fits: list[list[FitResult]] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"folds": [f.to_json() for f in self.folds], "pooled": self.pooled.to_json()}
@@ -206,7 +208,7 @@ def fit_backtest(
         fits = [fit_fused(spec, data, progress, on_epochs=on_epochs)] * bt.folds
         train_rows = [plan.test_start(0)] * bt.folds
     scores = score_backtest(spec, data, plan, ranges, fits, baselines, train_rows)
-    scores.ranges = ranges
+    scores.fits = fits
     return scores
 
 

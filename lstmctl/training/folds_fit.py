@@ -31,6 +31,7 @@ from lstmctl.spec import Spec
 from lstmctl.training import lookup
 from lstmctl.training.checks import check_windows
 from lstmctl.training.fused import (
+    OnEpochs,
     check_backend,
     final_weights,
     forecast_ahead,
@@ -48,6 +49,7 @@ def fit_folds(
     data: Prepared,
     ranges: list[FoldRange],
     progress: Callable[[int, int], None] | None = None,
+    on_epochs: OnEpochs | None = None,
 ) -> list[list[FitResult]]:
     """Fit every fold's ``spec.evaluate.repeats`` repeats as one program.
 
@@ -55,6 +57,8 @@ def fit_folds(
     validation part); ``ranges`` index them (:func:`lstmctl.data.folds.fold_ranges`).
     Returns ``out[f][i]``, repeat ``i`` of fold ``f``, whose ``test_pred``
     holds the forecasts of fold ``f``'s test windows (``ranges[f].test``).
+    ``on_epochs`` sees the ``(epochs, F*R)`` learning curves between chunks of
+    epochs, as in :func:`lstmctl.training.fused.fit_fused` (a trial's epoch pruning).
     """
     start = time.perf_counter()
     check_backend()
@@ -69,7 +73,7 @@ def fit_folds(
     state.update(_ranges_state(spec, ranges))
     arrays = _shared_windows(data)
     program = Program(net, optimizer, loss_fn, lay)
-    state, loss_hist, _ = run_epochs(program, state, arrays, progress, None)
+    state, loss_hist, _ = run_epochs(program, state, arrays, progress, on_epochs)
     tr, nt = final_weights(state, lay)
     if lay.stateful:
         preds = _walk_folds(net, tr, nt, data, ranges, n_rep)

@@ -5,7 +5,9 @@ its key; this goes as far as ``validate`` goes: the trial spec a choice
 makes gets its data prepared and the training checks (the architecture's
 shapes, a stateful batch against the training windows), so a choice no trial
 could run is refused before a study exists, not found failing trial after
-trial. A range is checked at both ends.
+trial. A range is checked at both ends. With ``evaluate.backtest`` the trial
+spec is checked as a backtest (``run``'s checks, then its folds cut from the
+data, the F x R fits in one program and in memory).
 
 Keys interact (``cnn_lstm`` needs ``model.subsequences``, ``vanilla`` one
 layer): a choice that fails beside the spec's own values of the other
@@ -73,6 +75,9 @@ def _refusal(ctx: TrialContext, params: dict[str, Any]) -> SpecError | DataError
 
     try:
         trial = trial_spec(ctx.spec, params, ctx.repeats, ctx.tune.objective.metric)
+        if trial.evaluate.backtest is not None:
+            ctx.backtest(trial)  # the folds fit its data; F x R fits fit one program
+            return None
         spec, data, _, _ = ctx.prepared(trial)
         check_training(spec, data)
         check_footprint(spec, data)

@@ -33,7 +33,8 @@ def render_tune(result: TuneResult, console: Console) -> None:
     parts = ", ".join(f"{n} {state}" for state, n in counts.items())
     table = Table(
         title=f"{result.spec.name} — study {result.study_name}: {metric} {kind} over "
-        f"{result.tune.repeats or result.spec.evaluate.repeats} repeats per trial, "
+        f"{result.tune.repeats or result.spec.evaluate.repeats} repeats per trial"
+        f"{result.pooled}, "
         f"{result.tune.objective.direction}, {result.tune.strategy} ({parts or 'no trials'})"
     )
     table.add_column("trial", justify="right")
@@ -68,7 +69,7 @@ def render_tune(result: TuneResult, console: Console) -> None:
     base = " ".join(f"{k} {v:.3f}" for k, v in best.baseline.items())
     console.print(
         f"best: trial #{best.number}, {metric} {best.summary['mean']:.3f} ± "
-        f"{best.summary['std']:.3f} (mean ± std over {best.repeats} repeats)"
+        f"{best.summary['std']:.3f} (mean ± std over {best.repeats} repeats{result.pooled})"
         + (f"; baseline {base}" if base else "")
     )
     console.print()
@@ -98,7 +99,9 @@ def trial_line(frozen: Any, ctx: Any) -> str:
     state = frozen.state.name.lower()
     if values:
         mean = sum(values) / len(values)
-        score = f"{metric} {mean:.3f} over {len(values)} repeats"
+        bt = ctx.spec.evaluate.backtest
+        pooled = "" if bt is None else f", pooled over {bt.folds} folds"
+        score = f"{metric} {mean:.3f} over {len(values)} repeats{pooled}"
     else:
         score = str(frozen.user_attrs.get("error", "no scores"))
     secs = frozen.user_attrs.get("seconds")

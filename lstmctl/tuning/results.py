@@ -39,6 +39,8 @@ class TrialRow:
     baseline: dict[str, float] = field(default_factory=dict)
     # The trial that re-runs this one's configuration (it was cut short), if any.
     retried_as: int | None = None
+    # With a backtest: each fold's scores, every metric per repeat (``values`` are pooled).
+    folds: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -120,6 +122,7 @@ def trial_rows(study: Any, dims: list[Dimension], metric: str) -> list[TrialRow]
                 worker=str(attrs.get("worker", "")),
                 baseline=dict(attrs.get("baseline") or {}),
                 retried_as=retried_as.get(t.number),
+                folds=list(attrs.get("folds") or []),
             )
         )
     return rows
@@ -168,6 +171,17 @@ class TuneResult:
         return str(self.tune.objective.summary)
 
     @property
+    def folds(self) -> int | None:
+        """The backtest's folds every trial's scores are pooled over (None: no backtest)."""
+        bt = self.spec.evaluate.backtest
+        return None if bt is None else int(bt.folds)
+
+    @property
+    def pooled(self) -> str:
+        """``, pooled over F folds`` where the trials are backtests, else nothing."""
+        return "" if self.folds is None else f", pooled over {self.folds} folds"
+
+    @property
     def best(self) -> TrialRow | None:
         return self.rows[0] if self.rows and self.rows[0].state == "complete" else None
 
@@ -187,7 +201,7 @@ class TuneResult:
             f"# best of study {self.study_name}: trial #{best.number}, {self.metric} "
             f"{self.summary_kind} {s['mean' if self.summary_kind == 'mean' else 'median']:.4g} "
             f"(std {s['std']:.4g}, min {s['min']:.4g}, max {s['max']:.4g}) over "
-            f"{best.repeats} repeats\n"
+            f"{best.repeats} repeats{self.pooled}\n"
             f"# searched: {', '.join(f'{k}={_plain(v)}' for k, v in best.params.items())}\n"
         )
         return head + yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)
@@ -214,7 +228,9 @@ class TuneResult:
                 "metric": self.metric,
                 "summary": self.summary_kind,
                 "direction": self.tune.objective.direction,
+                **({"pooled_over_folds": self.folds} if self.folds else {}),
             },
+            **self._backtest_json(),
             "repeats_per_trial": self.tune.repeats or self.spec.evaluate.repeats,
             "trials": [
                 {
@@ -227,6 +243,7 @@ class TuneResult:
                     "seconds": r.seconds,
                     "note": r.note,
                     "worker": r.worker,
+                    **({"folds": r.folds} if r.folds else {}),
                 }
                 for r in self.rows
             ],
@@ -247,6 +264,11 @@ class TuneResult:
             "workers": self.workers,
             "lstmctl": __version__,
         }
+
+    def _backtest_json(self) -> dict[str, Any]:
+        """The backtest's settings, where every trial is one (its scores pooled over folds)."""
+        bt = self.spec.evaluate.backtest
+        return {} if bt is None else {"backtest": bt.model_dump(mode="json")}
 
     def csv_rows(self) -> list[dict[str, Any]]:
         keys: list[str] = []

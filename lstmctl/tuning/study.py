@@ -87,7 +87,10 @@ def run_study(
     # A bad data file is the user's to fix before any study exists (exit 2), not
     # a failure of every trial; and trials that keep the data settings reuse it.
     # The trials derive from the spec as it runs (a problem's task settled).
-    spec = ctx.spec = ctx.prepared(spec)[0]
+    if spec.evaluate.backtest is not None:  # every trial a backtest: its folds must fit
+        spec = ctx.spec = ctx.backtest(spec)[0]
+    else:
+        spec = ctx.spec = ctx.prepared(spec)[0]
     check_choices(spec, ctx)  # so is a choice no trial could run with (as validate finds)
 
     dims = ctx.dims

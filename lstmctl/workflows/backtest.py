@@ -5,6 +5,8 @@ for a backtest):
 
 1. the usual checks (:func:`lstmctl.evaluation.preflight.check_run`) on the
    spec as written, then the folds' rows (:func:`lstmctl.data.folds.plan_folds`);
+   steps 1 to 3 are :mod:`lstmctl.evaluation.backtest`'s, which a tuning trial
+   with a backtest runs too;
 2. the data prepared once with a test part that starts at the earliest
    fold's test rows: the pipeline (transforms, scaler) is fitted on the
    earliest fold's training rows and shared by every fold. No fold sees a
@@ -36,9 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from lstmctl import __version__
-from lstmctl.data.folds import FoldPlan, backtest_test_rows, fold_ranges, plan_folds
+from lstmctl.data.folds import FoldPlan
 from lstmctl.data.prepared import Prepared
-from lstmctl.errors import Interrupted, SpecError
+from lstmctl.errors import Interrupted
+
+# The preparation and its checks live below the workflows (a tuning trial runs them too).
+from lstmctl.evaluation.backtest import check_backtest as check_backtest
+from lstmctl.evaluation.backtest import prepare_backtest as prepare_backtest
 from lstmctl.spec import Spec
 from lstmctl.training.result import Progress
 
@@ -112,71 +118,6 @@ class BacktestResult:
         }
 
 
-def check_backtest(spec: Spec) -> None:
-    """SpecError for what a backtest does not support (see the module's docstring)."""
-    where, what = None, ""
-    es = spec.train.early_stopping
-    if spec.data.problem is not None:
-        where, what = "data.problem", "backtests need a series read from data.path"
-    elif spec.backend != "auto":
-        where, what = "backend", "backtests run on the fused trainer: use backend: auto"
-    elif es is not None and es.monitor == "val_loss":
-        where, what = "train.early_stopping.monitor", "backtests have no validation part: use loss"
-    elif spec.data.split.validation:
-        where, what = "data.split.validation", "backtests have no validation part: set it to 0"
-    elif spec.evaluate.intervals:
-        where, what = "evaluate.intervals", "backtests do not calibrate intervals yet: use []"
-    elif spec.evaluate.update is not None:
-        where, what = "evaluate.update", "backtests do not run the update experiment"
-    elif spec.data.series:
-        where, what = "data.series", "backtests take one series"
-    elif spec.tracking.mlflow:
-        where, what = "tracking.mlflow", "backtests are not logged to MLflow yet"
-    if where is not None:
-        raise SpecError(f"{what} (evaluate.backtest is set)", where=where)
-
-
-def prepare_backtest(spec: Spec) -> tuple[Spec, Prepared, FoldPlan]:
-    """Check the spec, plan its folds and prepare the data all folds share."""
-    from lstmctl.data.prepare import prepare
-    from lstmctl.evaluation.evaluate import check_baselines
-    from lstmctl.evaluation.preflight import check_run
-    from lstmctl.spec.derive import derive
-    from lstmctl.training.checks import check_windows
-
-    bt = spec.evaluate.backtest
-    assert bt is not None
-    check_backtest(spec)
-    spec, usual = check_run(spec)
-    assert usual.series is not None and usual.pipeline is not None
-    n_rows, n_test = len(usual.series.values), int(usual.state["rows"]["test"])
-    need = usual.pipeline.lags + usual.lookback + usual.horizon
-    plan = plan_folds(n_rows, n_test, bt.folds, bt.step, need)
-    shared = derive(spec, {"data.split.test": backtest_test_rows(plan)}, validate=False)
-    data = prepare(shared)
-    check_windows(spec, data)
-    check_baselines(spec, data)
-    if bt.refit:
-        _check_replicas(spec, data, bt.folds)
-    return spec, data, plan
-
-
-def _check_replicas(spec: Spec, data: Prepared, folds: int) -> None:
-    """F x R replicas in one program: within one block of the fused trainer, and memory."""
-    from lstmctl.spec.derive import derive
-    from lstmctl.training.footprint import FUSED_BLOCK, check_footprint
-
-    n = folds * spec.evaluate.repeats
-    if n > FUSED_BLOCK:
-        raise SpecError(
-            f"expected at most {FUSED_BLOCK} fits in one program (folds x repeats), found "
-            f"{folds} x {spec.evaluate.repeats} = {n}; the fused folds are not split into "
-            "blocks yet: use fewer folds or repeats",
-            where="evaluate.backtest.folds",
-        )
-    check_footprint(derive(spec, {"evaluate.repeats": n}, validate=False), data)
-
-
 def run_backtest(
     spec: Spec, runs_dir: str | Path | None = None, progress: Progress | None = None
 ) -> BacktestResult:
@@ -206,15 +147,12 @@ def run_backtest(
 def _fit_and_score(
     spec: Spec, data: Prepared, plan: FoldPlan, run_dir: Path, progress: Progress | None
 ) -> BacktestResult:
-    from lstmctl.evaluation.backtest import score_backtest
+    from lstmctl.evaluation.backtest import backtest_ranges, fit_backtest
     from lstmctl.evaluation.evaluate import baseline_forecasts, season_of, summarize_repeats
-    from lstmctl.training.backend import use_backend
 
     bt = spec.evaluate.backtest
-    assert bt is not None and data.series is not None
-    batch = spec.train.batch_size if spec.model.stateful else None
-    origins = data.series.test_origins
-    ranges = fold_ranges(plan, len(data.X_train), origins, data.horizon, bt.window, batch)
+    assert bt is not None
+    ranges = backtest_ranges(spec, data, plan)
     log.info(
         "backtest: %d folds x %d repeats (%s, %s)",
         bt.folds,
@@ -222,28 +160,12 @@ def _fit_and_score(
         bt.window,
         "refitted per fold" if bt.refit else "one fit",
     )
-    use_backend(spec.backend)
 
     def per_call(done: int, total: int) -> None:
         if progress is not None:
             progress(-1, done, total)
 
-    if bt.refit:
-        from lstmctl.training.folds_fit import fit_folds
-
-        fits = fit_folds(spec, data, ranges, per_call)
-        first = plan.test_start(0)
-        train_rows = [
-            plan.test_start(f) if bt.window == "expanding" else first for f in range(bt.folds)
-        ]
-    else:
-        from lstmctl.training.fused import fit_fused
-
-        fits = [fit_fused(spec, data, per_call)] * bt.folds
-        train_rows = [plan.test_start(0)] * bt.folds
-    scores = score_backtest(
-        spec, data, plan, ranges, fits, baseline_forecasts(spec, data), train_rows
-    )
+    scores = fit_backtest(spec, data, plan, ranges, baseline_forecasts(spec, data), per_call)
     pooled = scores.pooled
     return BacktestResult(
         spec=spec,
