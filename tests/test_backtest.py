@@ -258,6 +258,10 @@ def test_run_refit_false_scores_every_fold_from_one_fit(tmp_path):
     run_dir = tmp_path / os.path.basename(once["run_dir"])
     assert (run_dir / "backtest.png").stat().st_size > 0
     assert (run_dir / "results.json").exists()
+    # The report: each fold and the pooled row, the verdict, the chart.
+    html = (run_dir / "report.html").read_text()
+    assert "<h2>Backtest</h2>" in html and "Pooled verdict" in html and "pooled" in html
+    assert 'alt="backtest"' in html
 
 
 def test_the_table_shows_folds_pooled_and_the_verdict():

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmctl import __version__
 from lstmctl.data.folds import FoldPlan
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import Interrupted
@@ -47,6 +46,7 @@ from lstmctl.evaluation.backtest import check_backtest as check_backtest
 from lstmctl.evaluation.backtest import prepare_backtest as prepare_backtest
 from lstmctl.spec import Spec
 from lstmctl.training.result import Progress
+from lstmctl.workflows.results import run_record
 
 log = logging.getLogger("lstmctl")
 
@@ -106,15 +106,7 @@ class BacktestResult:
             **({"season": self.season} if self.season else {}),
             **({"significance": sig} if sig else {}),
             "backtest": {"settings": bt.model_dump(mode="json"), **self.backtest.to_json()},
-            "per_repeat": [r.row() for r in self.rows],
-            "failed": [{"repeat": r.repeat, "error": r.error} for r in self.failed],
-            "targets": self.target_names,
-            "test_windows": self.n_test,
-            "trainer": self.trainer,
-            "complete": self.complete,
-            "run_dir": str(self.run_dir),
-            "seconds": round(self.seconds, 3),
-            "lstmctl": __version__,
+            **run_record(self),
         }
 
 
@@ -182,8 +174,9 @@ def _fit_and_score(
 
 
 def _write(res: BacktestResult) -> None:
-    """results.json, repeats.csv (pooled) and backtest.png."""
+    """results.json, repeats.csv (pooled), backtest.png and report.html."""
     from lstmctl.report.backtest_view import backtest_chart
+    from lstmctl.report.html import write_report
     from lstmctl.rundir import csv_text, write_atomic, write_json
 
     data = res.to_json()
@@ -191,3 +184,4 @@ def _write(res: BacktestResult) -> None:
     write_json(res.run_dir / "results.json", data)
     chart = backtest_chart(data["backtest"], res.run_dir / "backtest.png")
     res.outputs.plots = [] if chart is None else [chart]
+    write_report(res.run_dir)  # the per-fold tables, the verdict and the chart

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lstmctl import __version__
 from lstmctl.errors import Interrupted, RunError
 from lstmctl.spec import Spec, load_spec
+from lstmctl.workflows.results import run_record
 
 if TYPE_CHECKING:
     from lstmctl.training.result import Progress
@@ -96,15 +96,7 @@ class RunResult:
                 else {}
             ),
             **(self.ensemble.to_json() if self.ensemble is not None else {}),
-            "per_repeat": [r.row() for r in self.rows],
-            "failed": [{"repeat": r.repeat, "error": r.error} for r in self.failed],
-            "targets": self.target_names,
-            "test_windows": self.n_test,
-            "trainer": self.trainer,
-            "complete": self.complete,
-            "run_dir": str(self.run_dir),
-            "seconds": round(self.seconds, 3),
-            "lstmctl": __version__,
+            **run_record(self),
             **({"update": self.updating.to_json()} if self.updating is not None else {}),
             **({"samples": self.samples} if self.samples else {}),
         }
