@@ -28,7 +28,7 @@ import numpy as np
 from lstmctl.data.prepared import Prepared
 from lstmctl.evaluation.metrics import CLASSIFICATION_METRICS, Scale, pointwise_loss, score
 from lstmctl.spec import Spec
-from lstmctl.spec.vocabulary import LOWER_IS_BETTER
+from lstmctl.spec.vocabulary import LOWER_IS_BETTER, SCALED_METRICS
 from lstmctl.training.result import FitResult
 
 log = logging.getLogger("lstmctl")
@@ -183,9 +183,10 @@ def verdict(
         return None
     pick = min if LOWER_IS_BETTER[metric] else max
     best = pick(scored, key=lambda name: scored[name])
+    weight = _loss_weights(spec, data, metric)
     out = dm_verdict(
-        pointwise_loss(metric, data.actual_test, center),
-        pointwise_loss(metric, data.actual_test, baselines[best]),
+        pointwise_loss(metric, data.actual_test, center) * weight,
+        pointwise_loss(metric, data.actual_test, baselines[best]) * weight,
         best,
         data.horizon,
     )
@@ -194,3 +195,21 @@ def verdict(
     out["of"] = "ensemble"
     out["repeats_better"] = share_better(values, scored[best])
     return out
+
+
+def _loss_weights(spec: Spec, data: Prepared, metric: str) -> np.ndarray | float:
+    """A panel's losses on MASE or RMSSE in each series' own scale (one over its in-sample
+    seasonal naive error), as those metrics score them; 1 otherwise (one series: a
+    constant factor, which the test does not see)."""
+    if data.panel is None or metric not in SCALED_METRICS:
+        return 1.0
+    from lstmctl.evaluation.evaluate import series_scales
+    from lstmctl.evaluation.scaled import seasonal_scale
+
+    per = [
+        np.nan
+        if sc is None
+        else float(np.nanmean(seasonal_scale(sc.insample, sc.season, squared=metric == "rmsse")))
+        for sc in series_scales(spec, data)
+    ]
+    return 1.0 / np.asarray(per, dtype=np.float64)[data.panel.test_series]
