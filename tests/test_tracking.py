@@ -65,6 +65,19 @@ def test_run_metrics_summary_per_repeat_and_baselines() -> None:
     assert ("seconds", 1.25, 0) in got
 
 
+def test_run_metrics_log_the_ensemble_intervals_and_verdict() -> None:
+    results = {
+        "ensemble": {"rmse": 1.5, "members": 3, "crps": 0.7, "per_step": {"ensemble": {}}},
+        "intervals": {"0.8": {"coverage": 0.75, "width": 2.0}, "0.95": {"coverage": 0.9}},
+        "significance": {"vs": "ets", "p": 0.04},
+    }
+    got = {k: v for k, v, _ in run_metrics(results)}
+    assert got["ensemble_rmse"] == 1.5 and got["ensemble_crps"] == 0.7
+    assert got["interval_80_coverage"] == 0.75 and got["interval_95_coverage"] == 0.9
+    assert got["verdict_p"] == 0.04
+    assert not any(k.startswith("ensemble_per_step") for k in got)
+
+
 def test_with_mlflow_defaults_to_a_local_mlruns(tiny_spec: Path) -> None:
     spec = load_spec(tiny_spec)
     assert spec.tracking.mlflow is None

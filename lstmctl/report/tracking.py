@@ -99,6 +99,13 @@ def run_metrics(results: dict[str, Any]) -> list[tuple[str, float, int]]:
     for base, scores in (results.get("skill") or {}).items():
         for m, v in scores.items():
             add(f"skill_{base}_{m}", v)
+    for m, v in (results.get("ensemble") or {}).items():
+        add(f"ensemble_{m}", v)  # its metrics, member count and CRPS (per_step is a dict)
+    for level, scores in (results.get("intervals") or {}).items():
+        pct = f"{float(level) * 100:g}"
+        for k, v in scores.items():
+            add(f"interval_{pct}_{k}", v)
+    add("verdict_p", (results.get("significance") or {}).get("p"))
     add("repeats", results.get("repeats"))
     add("seconds", results.get("seconds"))
     return out
