@@ -184,9 +184,12 @@ def predict(
     history: bool = True,
     intervals: Sequence[float] = (),
     members: bool = False,
+    series: Sequence[str] | None = None,
+    future: str | None = None,
 ) -> Forecast:
     """Forecasts from a model directory, without TensorFlow (see serving.predict);
-    ``intervals``: levels of an ensemble's intervals, ``members``: each member's forecast."""
+    ``intervals``: levels of an ensemble's intervals, ``members``: each member's forecast;
+    a panel's: ``series`` (ids to forecast), ``future`` (CSV text of known covariates)."""
     from lstmctl.serving.predict import predict as predict_rows
 
     return predict_rows(
@@ -197,6 +200,8 @@ def predict(
         history=history,
         intervals=intervals,
         members=members,
+        series=series,
+        future=future,
     )
 
 

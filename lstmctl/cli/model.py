@@ -10,6 +10,7 @@ import typer
 
 from lstmctl.cli.app import FormatOpt, SetOpt, SpecArg, _State, app, at_least, guarded
 from lstmctl.cli.output import Format, emit, stream
+from lstmctl.errors import UsageError
 
 ModelOpt = Annotated[
     Path, typer.Option("--model", "-m", help="A model directory (from `lstmctl finalize`).")
@@ -103,6 +104,21 @@ def predict(
         bool,
         typer.Option("--members", help="Add each member's forecast (<target>_m01, ...)."),
     ] = False,
+    series: Annotated[
+        str | None,
+        typer.Option(
+            "--series",
+            help="A panel's series to forecast, comma-separated (A,B); all by default.",
+        ),
+    ] = None,
+    future: Annotated[
+        str | None,
+        typer.Option(
+            "--future",
+            help="A panel's known covariates at the forecast steps: rows series, time, "
+            "known... (CSV or JSON lines); - reads stdin.",
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="csv, json or table.")] = Format.csv,
 ) -> None:
     """Forecast with a saved model (an ensemble's mean): at every new row, or K steps ahead."""
@@ -115,6 +131,13 @@ def predict(
             text = sys.stdin.read()
         elif input_ is not None:
             text = api.read_input(input_)
+        if input_ == "-" and future == "-":
+            raise UsageError("only one of --input and --future can read stdin", "--future")
+        ahead = None
+        if future == "-":
+            ahead = sys.stdin.read()
+        elif future is not None:
+            ahead = api.read_input(future)
         return api.predict(
             model,
             text,
@@ -123,6 +146,8 @@ def predict(
             history=not no_history,
             intervals=interval or (),
             members=members,
+            series=[v for v in series.split(",") if v.strip()] if series is not None else None,
+            future=ahead,
         )
 
     fc = guarded(go)

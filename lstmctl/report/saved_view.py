@@ -52,7 +52,10 @@ def saved_lines(saved: Any) -> str:
         f"saved {m['name']} ({m['arch']}) to {m['model']}",
         f"  trained: {trained.get('trainer')} trainer, seed {trained.get('seed')}, "
         f"{trained.get('epochs_run')} epochs on {trained.get('windows')} windows "
-        f"({trained.get('rows')} rows)" + (f", final loss {loss:.6g}" if loss is not None else ""),
+        f"({trained.get('rows')} rows"
+        + (f" of {trained['series']} series" if trained.get("series") else "")
+        + ")"
+        + (f", final loss {loss:.6g}" if loss is not None else ""),
     ]
     members = m.get("members") or {}
     if members.get("count", 1) > 1:

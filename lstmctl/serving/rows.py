@@ -64,7 +64,12 @@ def read_rows(
     ``__line__`` column (each row's CSV line, or JSON row, for errors). ``time``
     names the training data's time columns.
     """
-    time = list(time)
+    return typed_rows(parse_rows(text, source), pre, source, time)
+
+
+def parse_rows(text: str, source: str = "--input") -> pd.DataFrame:
+    """Rows of CSV text (or JSON lines / a JSON array of objects), every value as text,
+    indexed by CSV line (or JSON row); at least one row."""
     stripped = text.lstrip()
     if not stripped:
         raise DataError("expected rows (CSV with a header, or JSON lines), found nothing", source)
@@ -87,6 +92,15 @@ def read_rows(
             )
         raw.index = pd.RangeIndex(2, 2 + len(raw))  # CSV line numbers (the header is line 1)
     raw.columns = [str(c).strip() for c in raw.columns]
+    return raw
+
+
+def typed_rows(
+    raw: pd.DataFrame, pre: Pipeline, source: str = "--input", time: Sequence[str] = ()
+) -> pd.DataFrame:
+    """``parse_rows``' rows as ``read_rows`` gives them: the training columns typed, the
+    time labels checked (each once, increasing), ``__label__`` and ``__line__``."""
+    time = list(time)
     wanted = [*pre.targets, *pre.features]
     absent = [c for c in wanted if c not in raw.columns]
     if absent:
@@ -100,7 +114,7 @@ def read_rows(
         if col in pre.categorical:
             frame[col] = raw[col].astype(object).where(raw[col].notna(), np.nan)
         else:
-            frame[col] = _numbers(raw[col], col, source)
+            frame[col] = numbers(raw[col], col, source)
     times = [c for c in time if c in raw.columns]
     if times and len(times) < len(time):
         absent = [c for c in time if c not in times]
@@ -132,7 +146,9 @@ def _json_rows(text: str, source: str) -> pd.DataFrame:
     )
 
 
-def _numbers(values: pd.Series, col: str, source: str) -> pd.Series:
+def numbers(values: pd.Series, col: str, source: str) -> pd.Series:
+    """A column of text as float64; DataError naming the line of a value that is no
+    number or beyond float32."""
     text = values.astype(str).str.strip()
     out = pd.to_numeric(text, errors="coerce").astype(np.float64)
     out[values.isna().to_numpy()] = np.nan
@@ -190,6 +206,7 @@ def check_times(
     time_columns: list[str],
     time_info: dict[str, Any],
     missing: str,
+    source: str = "--input",
 ) -> None:
     """New rows continue the series: after its saved end, each period once, no gap.
 
@@ -200,7 +217,7 @@ def check_times(
     if not any(labels):
         return  # no time column: the rows are taken in the order given
     lines = [int(v) for v in rows["__line__"]]
-    where = f"--input: column {', '.join(time_columns) or 'time'}"
+    where = f"{source}: column {', '.join(time_columns) or 'time'}"
     end = tail_labels[-1] if history and tail_labels else ""
     freq, fmt = time_info.get("freq"), time_info.get("format")
     if not (freq and fmt):

@@ -1,6 +1,7 @@
 """The forecast table: the ensemble's forecast, its intervals and its members, row by row.
 
-One row per (origin, step). The columns: ``origin``, ``step``, the time, the
+One row per (origin, step). The columns: for a panel ``series`` (one block of
+rows per series), then ``origin``, ``step``, the time, the
 targets (the ensemble's mean forecast; with one member, that member's), then,
 grouped by target, the interval bounds asked for (``sales_lo_80``,
 ``sales_hi_80``, ...) and, asked for, each member's forecast (``sales_m01``
@@ -41,9 +42,12 @@ class Forecast:
     engine: str = ""
     # Interval bounds and members' forecasts, when asked: after the targets.
     extra: list[str] = field(default_factory=list)
+    # A panel's forecasts: the column naming each row's series, first (None: one series).
+    series_name: str | None = None
 
     def columns(self) -> list[str]:
-        return ["origin", "step", self.time_name, *self.targets, *self.extra]
+        first = [self.series_name] if self.series_name else []
+        return [*first, "origin", "step", self.time_name, *self.targets, *self.extra]
 
     def csv(self) -> str:
         buf = io.StringIO()

@@ -66,6 +66,7 @@ from lstmctl.workflows.modelfiles import (
     time_info,
     write_model,
 )
+from lstmctl.workflows.panel_model import panel_preprocess_state
 
 log = logging.getLogger("lstmctl")
 
@@ -127,10 +128,16 @@ def fit_and_save(
     final, data = prepare_run(_members_spec(final_spec(spec), members))
     log.info("finalize: %d training windows (all the data), %d members", len(data.X_train), members)
     fits = every_fit(_fit(final, data, progress))
-    frame, labels = clean_frame(final)
-    pre_state = _preprocess_state(final, data, frame, labels, states=None)
-    models, states = _networks(final, data, [f.weights for f in fits], pre_state, frame)
-    pre_state["states"] = states[0]
+    weights = [f.weights for f in fits]
+    if final.data.series:  # a panel: every series' pipeline and last rows
+        pre_state, n_rows = panel_preprocess_state(final, data)
+        models, states = member_networks(final, data, None, None, 0, weights)
+    else:
+        frame, labels = clean_frame(final)
+        pre_state = _preprocess_state(final, data, frame, labels, states=None)
+        models, states = _networks(final, data, weights, pre_state, frame)
+        pre_state["states"] = states[0]
+        n_rows = len(frame)
     fit = fits[0]
     trained = {
         "trainer": "fused" if final.backend == "auto" else "keras",
@@ -138,11 +145,13 @@ def fit_and_save(
         "seed": fit.seed,
         "epochs_run": fit.epochs_run,
         "final_loss": last_value(fit.history.get("loss")),
-        "rows": int(data.state.get("rows", {}).get("total", len(frame))),
+        "rows": int(data.state.get("rows", {}).get("total", n_rows)),
         "windows": int(len(data.X_train)),
         "validation_windows": int(len(data.X_val)),
     }
     trained["split"] = {"test": 0, "validation": final.data.split.validation}
+    if data.panel is not None:
+        trained["series"] = len(data.panel.ids)
     ensemble = None
     if members > 1:
         ensemble = Ensemble(

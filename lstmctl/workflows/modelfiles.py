@@ -98,16 +98,53 @@ def clean_frame(spec: Spec) -> tuple[pd.DataFrame, list[str]]:
 
 
 def raw_rows(spec: Spec) -> str:
-    """The used and time columns of the data file, as written (what `update` appends to)."""
-    cols = file_columns(spec)
-    raw = pd.read_csv(str(spec.data.path), dtype=str, encoding="utf-8-sig")
-    return str(raw[cols].to_csv(index=False, lineterminator="\n"))
+    """The used and time columns of the data file (what `update` appends to), as comma CSV.
+
+    The file is read as training reads it (:func:`lstmctl.data.reading.read_table`:
+    the delimiter sniffed, or Parquet), so a model trained from a semicolon CSV or a
+    Parquet file saves the same rows; numbers written with decimal commas are saved
+    with points (the saved file is comma-separated).
+    """
+    from lstmctl.data.reading import read_table
+
+    table = read_table(str(spec.data.path))
+    raw = with_points(table.rows[file_columns(spec)].copy(), spec, table.decimal_comma)
+    return str(raw.to_csv(index=False, lineterminator="\n"))
+
+
+def with_points(raw: pd.DataFrame, spec: Spec, decimal_comma: bool) -> pd.DataFrame:
+    """``raw``'s number columns with decimal points (see :func:`decimal_points`)."""
+    text = set(spec.data.categorical) | set(spec.data.series or []) | set(time_columns(spec))
+    for col in raw.columns:
+        if col not in text:
+            raw[col] = decimal_points(raw[col], decimal_comma)
+    return raw
+
+
+def decimal_points(values: pd.Series, decimal_comma: bool) -> pd.Series:
+    """A column's numbers as text with decimal points (as :mod:`lstmctl.data.loading` reads
+    a semicolon CSV's "1,5": only a column with commas and no point is changed)."""
+    if pd.api.types.is_numeric_dtype(values) or not decimal_comma:
+        return values
+    text = values.astype("string").str.strip()
+    if text.str.contains(",", regex=False).any() and not text.str.contains(".", regex=False).any():
+        return text.str.replace(",", ".", regex=False)
+    return values
+
+
+def time_columns(spec: Spec) -> list[str]:
+    t = spec.data.time
+    return [] if t is None else [t] if isinstance(t, str) else list(t)
 
 
 def file_columns(spec: Spec) -> list[str]:
-    time_cols = spec.data.time
-    times = [] if time_cols is None else [time_cols] if isinstance(time_cols, str) else time_cols
-    return [*times, *spec.data.target, *spec.data.features]
+    """The columns a model directory's ``data.csv`` keeps: for a panel, the series and
+    its known and static columns too."""
+    d = spec.data
+    cols = [*(d.series or []), *time_columns(spec), *d.target, *d.features]
+    if d.series:
+        cols += [*d.known, *d.static]
+    return list(dict.fromkeys(cols))
 
 
 def time_info(spec: Spec, labels: list[str]) -> dict[str, Any]:
@@ -154,21 +191,24 @@ def replayed_states(model: Any, pre: Any, inputs: np.ndarray, rows: int) -> list
 
 
 def member_networks(
-    spec: Spec, data: Any, pre: Any, inputs: np.ndarray, rows: int, weights: list[Any]
+    spec: Spec, data: Any, pre: Any, inputs: np.ndarray | None, rows: int, weights: list[Any]
 ) -> tuple[list[Any], list[Any]]:
     """Each member's saved network (states as explicit inputs) with its ``weights``, and
     its states after the ``rows`` rows (None: stateless); ``pre``: the saved pipeline,
-    ``inputs`` the rows it transformed."""
+    ``inputs`` the rows it transformed (None for a panel, which is never stateful)."""
     from lstmctl.models.registry import build_model
     from lstmctl.training.keras_fit import shapes_for
 
-    models, states = [], []
+    models: list[Any] = []
+    states: list[Any] = []
     for w in weights:
         model = build_model(spec.model, shapes_for(spec, data, state_mode="explicit"))
         model.set_weights(w)
         models.append(model)
-        stateful = len(model.inputs) > 1
-        states.append(replayed_states(model, pre, inputs, rows) if stateful else None)
+        if len(model.inputs) > 1 and inputs is not None:  # stateful
+            states.append(replayed_states(model, pre, inputs, rows))
+        else:
+            states.append(None)
     return models, states
 
 

@@ -39,6 +39,7 @@ import pandas as pd
 
 from lstmctl.data.loading import read_text_file
 from lstmctl.data.prepared import Prepared
+from lstmctl.data.reading import sniff_delimiter
 from lstmctl.errors import DataError, ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir, check_target, open_model_dir
 from lstmctl.modeldir.members import calibration, member_count, member_file
@@ -59,7 +60,9 @@ from lstmctl.workflows.modelfiles import (
     reported_stop,
     save_model,
     time_info,
+    with_points,
 )
+from lstmctl.workflows.panel_model import fine_tune_panel
 
 log = logging.getLogger("lstmctl")
 
@@ -122,7 +125,8 @@ def update(
                 members=member_count(md),
             )
             return SavedModel(target, saved.manifest, time.perf_counter() - start)
-        manifest = _fine_tune(
+        tune = fine_tune_panel if spec.data.series else _fine_tune
+        manifest = tune(
             md, spec2, scheme, int(epochs or 1), target, replace, onnx, lineage, progress, spec
         )
     return SavedModel(target, manifest, time.perf_counter() - start)
@@ -235,7 +239,8 @@ def _new_rows_csv(
         text = read_text_file(Path(str(data)), source)
     try:
         # Blank lines read as empty rows and then left out, so each row keeps its line number.
-        raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=False)
+        sep = sniff_delimiter(text)
+        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         msg = " ".join(str(e).split())
         raise DataError(f"expected CSV with a header line ({msg})", source) from None
@@ -247,7 +252,7 @@ def _new_rows_csv(
             where=f"{source}: column {absent[0]}",
         )
     raw.index = pd.RangeIndex(2, 2 + len(raw))  # the header is line 1
-    raw = raw[raw[cols].notna().any(axis=1)]
+    raw = with_points(raw[raw[cols].notna().any(axis=1)][cols], spec, sep != ",")
     if raw.empty:
         raise DataError("expected new rows after the header line, found none", where=source)
     lines = [(source, int(n)) for n in raw.index]

@@ -43,7 +43,14 @@ from lstmctl.data.transforms import MinMaxScaler, NoScaler, Scaler, StandardScal
 if TYPE_CHECKING:
     from lstmctl.spec import DataSpec
 
-__all__ = ["FittedSeries", "Static", "fit_pipelines", "panel_inputs", "series_pipeline"]
+__all__ = [
+    "FittedSeries",
+    "Static",
+    "fit_pipelines",
+    "lead_inputs",
+    "panel_inputs",
+    "series_pipeline",
+]
 
 
 @dataclass
@@ -147,28 +154,58 @@ def panel_inputs(fs: FittedSeries, data: DataSpec, static: Static) -> tuple[Tran
     and calendar columns, then the static columns; and the names of the inputs."""
     p = fs.pipeline
     t = p.transform(fs.rows.frame)
-    horizon = data.window.horizon
-    blocks = [t.inputs]
-    names = list(p.input_names_)
-    if data.known:
-        at = [names.index(k) for k in data.known]
-        known = t.inputs[:, at]
+    times = pd.DatetimeIndex(fs.rows.times) if data.calendar else None
+    row = static.row(fs.rows) if static.names_ else np.zeros(0)
+    inputs, names = lead_inputs(
+        t.inputs,
+        list(p.input_names_),
+        data.known,
+        data.calendar,
+        times,
+        data.window.horizon,
+        (row, static.names_),
+    )
+    return Transformed(inputs, t.targets, t.stages), names
+
+
+def lead_inputs(
+    inputs: np.ndarray,
+    names: list[str],
+    known: Sequence[str],
+    calendar: Sequence[str],
+    times: pd.DatetimeIndex | None,
+    horizon: int,
+    static: tuple[np.ndarray, Sequence[str]],
+) -> tuple[np.ndarray, list[str]]:
+    """A pipeline's inputs (``names``) with the leads of the ``known`` columns and of the
+    ``calendar`` features of ``times``, then the series' static inputs (``static``: their
+    values and names); and the names.
+
+    Training (:func:`panel_inputs`) and ``predict`` (:mod:`lstmctl.data.panel.state`)
+    both build a panel's inputs here, so the two cannot drift apart.
+    """
+    blocks = [inputs]
+    names = list(names)
+    if known:
+        at = [names.index(k) for k in known]
+        values = inputs[:, at]
         # The step's own value is already an input (known@+0 is the column itself).
         for k in range(1, horizon + 1):
-            blocks.append(_lead(known, k))
-            names += [f"{c}@+{k}" for c in data.known]
-    if data.calendar:
-        times = pd.DatetimeIndex(fs.rows.times)
-        cal, cal_names = calendar_features(times, data.calendar)
+            blocks.append(_lead(values, k))
+            names += [f"{c}@+{k}" for c in known]
+    if calendar:
+        if times is None:
+            raise ValueError("lead_inputs: calendar features need the rows' times")
+        cal, cal_names = calendar_features(times, calendar)
         for k in range(horizon + 1):
             blocks.append(_lead(cal, k))
             names += [f"{c}@+{k}" for c in cal_names]
-    if static.names_:
-        row = static.row(fs.rows)
-        blocks.append(np.repeat(row[None, :], len(t.inputs), axis=0))
-        names += static.names_
-    inputs = np.hstack(blocks) if len(blocks) > 1 else t.inputs
-    return Transformed(inputs, t.targets, t.stages), names
+    static_row, static_names = static
+    if len(static_names):
+        blocks.append(np.repeat(np.asarray(static_row)[None, :], len(inputs), axis=0))
+        names += list(static_names)
+    out = np.hstack(blocks) if len(blocks) > 1 else inputs
+    return out, names
 
 
 def _lead(values: np.ndarray, k: int) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from lstmctl.data.calendar import CALENDAR_FEATURES, calendar_features
-from lstmctl.data.loading import load_long
+from lstmctl.data.loading import LongTable, load_long
 from lstmctl.data.panel.fitting import (
     FittedSeries,
     Static,
@@ -40,11 +40,11 @@ from lstmctl.data.panel.table import SeriesRows, split_series
 from lstmctl.data.prepared import Panel, Prepared, Series
 from lstmctl.data.splits import RowSplit
 from lstmctl.data.windows import Windower
-from lstmctl.errors import DataError, SpecError, UsageError
+from lstmctl.errors import DataError, SpecError
 from lstmctl.memory import check_fits, human
 from lstmctl.spec import Spec
 
-__all__ = ["prepare_panel"]
+__all__ = ["fit_panel", "prepare_panel"]
 
 log = logging.getLogger("lstmctl")
 PARTS = ("train", "val", "test")
@@ -54,11 +54,7 @@ def prepare_panel(spec: Spec) -> Prepared:
     """Everything the models and the scoring need from a long table of many series."""
     data = spec.data
     source = str(data.path)
-    _check_spec(spec)
-    table = load_long(data)
-    kept, skipped = _clean_and_split(split_series(table, data), spec)
-    fit_pipelines(kept, data)
-    static = Static(data).fit(kept)
+    table, kept, skipped, static = fit_panel(spec)
     cut = [_cut(fs, spec, static, k) for k, fs in enumerate(kept)]
     names = cut[0].names
     _check_fits(cut, data.window.lookback, data.window.horizon)
@@ -109,13 +105,23 @@ def prepare_panel(spec: Spec) -> Prepared:
     )
 
 
+def fit_panel(
+    spec: Spec,
+) -> tuple[LongTable, list[FittedSeries], dict[str, str], Static]:
+    """The table read, each series cleaned, split and its pipeline fitted, the static
+    inputs fitted: what :func:`prepare_panel` windows and ``finalize`` saves
+    (:class:`~lstmctl.data.panel.state.PanelPipelines`)."""
+    _check_spec(spec)
+    table = load_long(spec.data)
+    kept, skipped = _clean_and_split(split_series(table, spec.data), spec)
+    fit_pipelines(kept, spec.data)
+    static = Static(spec.data).fit(kept)
+    return table, kept, skipped, static
+
+
 def _check_spec(spec: Spec) -> None:
     """What a panel cannot have (yet), before the table is read."""
     data = spec.data
-    if data.split.test == 0:  # only finalize asks for no test part (spec.derive.final_spec)
-        raise UsageError(
-            "finalize of a panel (data.series) is not supported yet", where="data.series"
-        )
     if spec.model.stateful:
         raise SpecError(
             "a stateful model carries its state from one window to the next, but a panel's "
