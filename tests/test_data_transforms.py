@@ -7,15 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from lstmctl.data.transforms import (
-    Difference,
-    Log,
-    MinMaxScaler,
-    NoScaler,
-    StandardScaler,
-    make_scaler,
-    make_transform,
-)
+from lstmctl.data.scalers import MinMaxScaler, NoScaler, StandardScaler, make_scaler
+from lstmctl.data.transforms import Difference, Log, make_transform
 from lstmctl.errors import DataError
 from lstmctl.spec import ScaleSpec, TransformSpec
 

@@ -32,18 +32,16 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from lstmctl.data.prepare import prepare
-from lstmctl.data.splits import RowSplit
-from lstmctl.data.transforms import (
-    Difference,
-    Log,
+from lstmctl.data.scalers import (
     MinMaxScaler,
     NoScaler,
     Scaler,
     StandardScaler,
     make_scaler,
     scaler_from_state,
-    transform_from_state,
 )
+from lstmctl.data.splits import RowSplit
+from lstmctl.data.transforms import Difference, Log, transform_from_state
 from lstmctl.data.windows import Windower
 from lstmctl.errors import DataError, SpecError
 from lstmctl.spec import ScaleSpec, Spec, load_spec, validate_spec

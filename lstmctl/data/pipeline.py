@@ -31,16 +31,8 @@ import pandas as pd
 
 from lstmctl.data.encoding import OneHot
 from lstmctl.data.missing import MissingValues
-from lstmctl.data.transforms import (
-    Difference,
-    Log,
-    MinMaxScaler,
-    NoScaler,
-    Scaler,
-    StandardScaler,
-    scaler_from_state,
-    transform_from_state,
-)
+from lstmctl.data.scalers import MinMaxScaler, NoScaler, Scaler, StandardScaler, scaler_from_state
+from lstmctl.data.transforms import Difference, Log, transform_from_state
 from lstmctl.errors import DataError
 
 if TYPE_CHECKING:  # only annotations: `predict` uses this module without pydantic

@@ -37,8 +37,8 @@ from lstmctl.data.calendar import calendar_features
 from lstmctl.data.encoding import OneHot
 from lstmctl.data.panel.table import SeriesRows
 from lstmctl.data.pipeline import Pipeline, Transformed
+from lstmctl.data.scalers import MinMaxScaler, NoScaler, Scaler, StandardScaler
 from lstmctl.data.splits import RowSplit
-from lstmctl.data.transforms import MinMaxScaler, NoScaler, Scaler, StandardScaler
 
 if TYPE_CHECKING:
     from lstmctl.spec import DataSpec
