@@ -9,7 +9,7 @@ temporary name beside the target and renamed into place, so a failure
 leaves the target as it was and no temporary file behind.
 
 Model directories (``--out`` of finalize and update) are checked by
-:func:`lstmctl.modeldir.format.check_target`; run directories are always new
+:func:`lstmctl.modeldir.writing.check_target`; run directories are always new
 folders (:func:`lstmctl.rundir.create_run_dir`).
 """
 

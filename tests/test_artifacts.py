@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from lstmctl.cli import app
 from lstmctl.errors import ModelDirError
-from lstmctl.modeldir.format import open_model_dir, write_model_dir
+from lstmctl.modeldir.format import open_model_dir
+from lstmctl.modeldir.writing import write_model_dir
 
 # The session's saved models (see lifecycle_fixtures), bound here for pytest to find.
 lifecycle_dir = fx.lifecycle_dir

@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 
 from lstmctl.cli import app
 from lstmctl.errors import ModelDirError, UsageError
-from lstmctl.modeldir.format import check_target, open_model_dir, write_model_dir
+from lstmctl.modeldir.format import open_model_dir
+from lstmctl.modeldir.writing import check_target, write_model_dir
 from lstmctl.report.plots import box_plot
 from lstmctl.rundir import create_run_dir
 from lstmctl.targets import check_plot_target

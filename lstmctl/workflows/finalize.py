@@ -47,7 +47,8 @@ import pandas as pd
 
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import RunError, UsageError
-from lstmctl.modeldir.format import check_target, open_model_dir, save_keras
+from lstmctl.modeldir.format import open_model_dir
+from lstmctl.modeldir.writing import check_target, save_keras
 from lstmctl.spec import Spec, load_spec
 from lstmctl.spec.derive import final_spec, final_text_spec
 from lstmctl.training.result import Progress

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from lstmctl.errors import Interrupted, RunError
-from lstmctl.modeldir.format import open_model_dir, save_keras, write_model_dir
+from lstmctl.modeldir.format import open_model_dir
 from lstmctl.modeldir.members import INTERVALS, MEMBERS, member_file, members_doc
 from lstmctl.modeldir.onnx import ExportFailed, export_onnx, export_onnx_many
+from lstmctl.modeldir.writing import save_keras, write_model_dir
 from lstmctl.spec import Spec
 from lstmctl.training.network import replay_states
 

@@ -41,8 +41,9 @@ from lstmctl.data.loading import read_text_file
 from lstmctl.data.prepared import Prepared
 from lstmctl.data.reading import sniff_delimiter
 from lstmctl.errors import DataError, ModelDirError, UsageError
-from lstmctl.modeldir.format import ModelDir, check_target, open_model_dir
+from lstmctl.modeldir.format import ModelDir, open_model_dir
 from lstmctl.modeldir.members import calibration, member_count, member_file
+from lstmctl.modeldir.writing import check_target
 from lstmctl.spec import Spec
 from lstmctl.spec.derive import fine_tune_spec, with_data_path
 from lstmctl.training.result import Progress
