@@ -173,10 +173,10 @@ def test_update_csv_and_its_errors_name_the_users_file(saved: tuple[Path, Any]) 
 
 
 def test_update_names_a_line_of_the_saved_rows_by_their_file() -> None:
-    from lstmctl.workflows.update import _relocate
+    from lstmctl.workflows.new_rows import relocate
 
     origins = [("model/data.csv", 2), ("model/data.csv", 3), ("new.csv", 5)]
-    message, where = _relocate(
+    message, where = relocate(
         "expected each time once, found '2020-01' on lines 3 and 4", "/tmp/x/data.csv: line 4",
         "/tmp/x/data.csv", origins,
     )  # fmt: skip
@@ -184,10 +184,10 @@ def test_update_names_a_line_of_the_saved_rows_by_their_file() -> None:
     assert message == (
         "expected each time once, found '2020-01' on line 3 of model/data.csv and line 5"
     )
-    message, where = _relocate("expected a number", "/tmp/x/data.csv: column y, line 3",
+    message, where = relocate("expected a number", "/tmp/x/data.csv: column y, line 3",
                                "/tmp/x/data.csv", origins)  # fmt: skip
     assert where == "model/data.csv: column y, line 3"
-    assert _relocate("found lines 2 and 3", None, "/tmp/x/data.csv", origins) == (
+    assert relocate("found lines 2 and 3", None, "/tmp/x/data.csv", origins) == (
         "found lines 2 and 3",
         None,
     )

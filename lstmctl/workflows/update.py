@@ -26,20 +26,15 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import re
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lstmctl.data.loading import read_text_file
 from lstmctl.data.prepared import Prepared
-from lstmctl.data.reading import sniff_delimiter
 from lstmctl.errors import DataError, ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir, open_model_dir
 from lstmctl.modeldir.members import calibration, member_count, member_file
@@ -53,7 +48,6 @@ from lstmctl.workflows.modelfiles import (
     SavedModel,
     clean_frame,
     every_fit,
-    file_columns,
     json_value,
     last_value,
     member_networks,
@@ -61,8 +55,8 @@ from lstmctl.workflows.modelfiles import (
     reported_stop,
     save_model,
     time_info,
-    with_points,
 )
+from lstmctl.workflows.new_rows import append_csv, new_rows_csv, rows_named_by_origin
 from lstmctl.workflows.panel_model import fine_tune_panel
 
 log = logging.getLogger("lstmctl")
@@ -103,13 +97,13 @@ def update(
     # from given weights); refit trains as the saved spec says.
     use_backend(spec.backend if scheme == "refit" else "auto")
     old_csv = md.read_text("data.csv")
-    new_csv, new_lines = _new_rows_csv(spec, data, text)
-    combined, origins = _append_csv(old_csv, new_csv, str(src / "data.csv"), new_lines)
+    new_csv, new_lines = new_rows_csv(spec, data, text)
+    combined, origins = append_csv(old_csv, new_csv, str(src / "data.csv"), new_lines)
     lineage = _lineage(md, src, scheme, epochs, new_csv)
     with (
         reported_stop(target),
         tempfile.TemporaryDirectory(prefix="lstmctl-update-") as tmp,
-        _rows_named_by_origin(Path(tmp) / "data.csv", origins),
+        rows_named_by_origin(Path(tmp) / "data.csv", origins),
     ):
         path = Path(tmp) / "data.csv"
         path.write_text(combined, encoding="utf-8")
@@ -182,92 +176,9 @@ def _lineage(
     }
 
 
-# "line 63", "lines 61 and 63": how data errors name rows of a CSV.
-_LINES = re.compile(r"\b(lines? )(\d+)(?:( and )(\d+))?")
-
-
-@contextmanager
-def _rows_named_by_origin(combined: Path, origins: list[tuple[str, int]]) -> Iterator[None]:
-    """Data errors about the combined (saved + new) CSV name the file and line each row came from.
-
-    ``origins[i]`` is the file and line of the combined file's row i (line i + 2):
-    the user's ``--data`` file, or the model's own data.csv.
-    """
-    try:
-        yield
-    except DataError as e:
-        tmp = str(combined)
-        if tmp not in str(e):
-            raise
-        raise DataError(*_relocate(e.message, e.where, tmp, origins)) from None
-
-
-def _relocate(
-    message: str, where: str | None, tmp: str, origins: list[tuple[str, int]]
-) -> tuple[str, str | None]:
-    def origin(line: int) -> tuple[str, int]:
-        return origins[line - 2] if 0 <= line - 2 < len(origins) else (tmp, line)
-
-    # The file of the first line named is the error's file; another file is named by line.
-    first = _LINES.search(f"{where or ''} {message}")
-    file = origin(int(first.group(2)))[0] if first else origins[-1][0]
-
-    def lines(m: re.Match[str]) -> str:
-        found = [origin(int(n)) for n in (m.group(2), m.group(4)) if n]
-        if all(f == file for f, _ in found):
-            return m.group(1) + " and ".join(str(n) for _, n in found)
-        return " and ".join(f"line {n}" + ("" if f == file else f" of {f}") for f, n in found)
-
-    def fix(text: str) -> str:
-        return _LINES.sub(lines, text).replace(tmp, file)
-
-    return fix(message), None if where is None else fix(where)
-
-
 def _sha(md: ModelDir) -> str:
 
     return hashlib.sha256((md.path / "manifest.json").read_bytes()).hexdigest()
-
-
-def _new_rows_csv(
-    spec: Spec, data: str | Path | None, text: str | None
-) -> tuple[str, list[tuple[str, int]]]:
-    """The new rows' training columns as CSV, and each row's file and line (for errors)."""
-    if (data is None) == (text is None):
-        raise UsageError("give the new rows with --data FILE (or - for stdin)", where="--data")
-    source = "--data" if data is None or str(data) == "-" else str(data)
-    if text is None:
-        text = read_text_file(Path(str(data)), source)
-    try:
-        # Blank lines read as empty rows and then left out, so each row keeps its line number.
-        sep = sniff_delimiter(text)
-        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, skip_blank_lines=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        msg = " ".join(str(e).split())
-        raise DataError(f"expected CSV with a header line ({msg})", source) from None
-    cols = file_columns(spec)
-    absent = [c for c in cols if c not in raw.columns]
-    if absent:
-        raise DataError(
-            f"expected the training columns {', '.join(cols)}, found no {', '.join(absent)}",
-            where=f"{source}: column {absent[0]}",
-        )
-    raw.index = pd.RangeIndex(2, 2 + len(raw))  # the header is line 1
-    raw = with_points(raw[raw[cols].notna().any(axis=1)][cols], spec, sep != ",")
-    if raw.empty:
-        raise DataError("expected new rows after the header line, found none", where=source)
-    lines = [(source, int(n)) for n in raw.index]
-    return str(raw[cols].to_csv(index=False, lineterminator="\n")), lines
-
-
-def _append_csv(
-    old: str, new: str, old_source: str, new_lines: list[tuple[str, int]]
-) -> tuple[str, list[tuple[str, int]]]:
-    """The saved rows then the new ones, as CSV, and each row's file and line."""
-    a = pd.read_csv(io.StringIO(old), dtype=str)
-    b = pd.read_csv(io.StringIO(new), dtype=str)
-    text = str(pd.concat([a, b], ignore_index=True).to_csv(index=False, lineterminator="\n"))
-    return text, [(old_source, i + 2) for i in range(len(a))] + new_lines
 
 
 def _fine_tune(
