@@ -43,56 +43,30 @@ def prepare(spec: Spec) -> Prepared:
         from lstmctl.data.panel import prepare_panel
 
         return prepare_panel(spec)
+    return _prepare_series(spec)
+
+
+def _prepare_series(spec: Spec) -> Prepared:
+    """One series read from ``data.path``: the steps of the module's docstring."""
+    data = spec.data
     source = str(data.path)
-    frame, label_list = load_csv(data)
-    labels = pd.Series(label_list, index=frame.index)
-
-    targets = list(data.target)
     pipeline = Pipeline.from_spec(data, source=source)
-
-    # Filled-in targets are guesses: the test part is scored on observed values only.
-    observed = frame[targets].notna().all(axis=1)
-    frame = pipeline.clean(frame, record=True)
-    observed_rows = observed.loc[frame.index].to_numpy()
-    labels = labels.loc[frame.index]
-    pipeline.name_rows(source, frame.index.to_numpy())
-
+    frame, labels, observed_rows = _load_clean(spec, pipeline, source)
     lookback, horizon = data.window.lookback, data.window.horizon
-    lags = pipeline.lags
-    if len(frame) < 2:
-        raise DataError(
-            f"expected rows for a training part and then a test part, found {len(frame)} row",
-            where=source,
-        )
     split = RowSplit(data.split.test, data.split.validation).fit(len(frame))
-    split.check(lookback, horizon, lags)
-    n_fit = split.n_fit_
+    split.check(lookback, horizon, pipeline.lags)
 
     # Fitted on the training rows, applied to every row.
-    t = pipeline.fit(frame.iloc[:n_fit]).transform(frame)
-    inputs, scaled_targets, stages = t.inputs, t.targets, t.stages
-    mask = pipeline.mask_value is not None
-
-    windower = Windower(lookback, horizon, allow_missing_inputs=mask).fit()
-    X, y, origins = windower.transform(inputs, scaled_targets)
+    t = pipeline.fit(frame.iloc[: split.n_fit_]).transform(frame)
+    windower = Windower(lookback, horizon, allow_missing_inputs=pipeline.mask_value is not None)
+    X, y, origins = windower.fit().transform(t.inputs, t.targets)
     parts = split.assign(origins, horizon)
+    # Filled-in targets are guesses: the test part is scored on observed values only.
     target_rows = origins[:, None] + np.arange(1, horizon + 1)[None, :]
     imputed = ~observed_rows[np.minimum(target_rows, len(observed_rows) - 1)].all(axis=1)
     skipped = int((parts["test"] & imputed).sum())
     parts["test"] &= ~imputed
     _check_windows(parts, split, horizon, source)
-
-    test_origins = origins[parts["test"]]
-    steps = test_origins[:, None] + np.arange(1, horizon + 1)[None, :]
-    original = stages[0]
-    actual = original[steps]
-    # The last observed value at each origin (missing ones under `mask` carry forward).
-    last_seen = pd.DataFrame(original).ffill().to_numpy()
-    persistence = np.repeat(last_seen[test_origins][:, None, :], horizon, axis=1)
-
-    inverse = _Inverse(pipeline, stages, test_origins, len(targets))
-    val_origins = origins[parts["val"]]
-    val_steps = val_origins[:, None] + np.arange(1, horizon + 1)[None, :]
     state: dict[str, Any] = {
         **pipeline.state(),
         "rows": split.state(),
@@ -100,6 +74,46 @@ def prepare(spec: Spec) -> Prepared:
         # Test windows left out of scoring because a target was filled in.
         "test_windows_imputed": skipped,
     }
+    return _assemble(X, y, origins, parts, t.stages, pipeline, labels, split, state)
+
+
+def _load_clean(
+    spec: Spec, pipeline: Pipeline, source: str
+) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+    """The used columns with missing values handled, their time labels, and which rows'
+    targets were observed (not filled in)."""
+    frame, label_list = load_csv(spec.data)
+    labels = pd.Series(label_list, index=frame.index)
+    observed = frame[list(spec.data.target)].notna().all(axis=1)
+    frame = pipeline.clean(frame, record=True)
+    pipeline.name_rows(source, frame.index.to_numpy())
+    if len(frame) < 2:
+        raise DataError(
+            f"expected rows for a training part and then a test part, found {len(frame)} row",
+            where=source,
+        )
+    return frame, labels.loc[frame.index], observed.loc[frame.index].to_numpy()
+
+
+def _assemble(
+    X: np.ndarray,
+    y: np.ndarray,
+    origins: np.ndarray,
+    parts: dict[str, np.ndarray],
+    stages: Sequence[np.ndarray],
+    pipeline: Pipeline,
+    labels: pd.Series,
+    split: RowSplit,
+    state: dict[str, Any],
+) -> Prepared:
+    """The windows of each part, and the test part in the data's units with its baseline."""
+    horizon, n_targets = y.shape[1], len(pipeline.targets)
+    test_origins, val_origins = origins[parts["test"]], origins[parts["val"]]
+    ahead = np.arange(1, horizon + 1)[None, :]
+    original = stages[0]
+    # The last observed value at each origin (missing ones under `mask` carry forward).
+    last_seen = pd.DataFrame(original).ffill().to_numpy()
+    persistence = np.repeat(last_seen[test_origins][:, None, :], horizon, axis=1)
     return Prepared(
         X_train=X[parts["train"]],
         y_train=y[parts["train"]],
@@ -107,17 +121,17 @@ def prepare(spec: Spec) -> Prepared:
         y_val=y[parts["val"]],
         X_test=X[parts["test"]],
         y_test=y[parts["test"]],
-        actual_test=np.asarray(actual, dtype=np.float64),
+        actual_test=np.asarray(original[test_origins[:, None] + ahead], dtype=np.float64),
         persistence_test=np.asarray(persistence, dtype=np.float64),
-        inverse=inverse,
+        inverse=_Inverse(pipeline, stages, test_origins, n_targets),
         input_names=list(pipeline.input_names_),
-        target_names=targets,
+        target_names=list(pipeline.targets),
         test_labels=[str(v) for v in labels.to_numpy()[test_origins + 1]],
         mask_value=pipeline.mask_value,
         state=state,
         pipeline=pipeline,
-        actual_val=np.asarray(original[val_steps], dtype=np.float64),
-        inverse_val=_Inverse(pipeline, stages, val_origins, len(targets)),
+        actual_val=np.asarray(original[val_origins[:, None] + ahead], dtype=np.float64),
+        inverse_val=_Inverse(pipeline, stages, val_origins, n_targets),
         series=Series(
             values=np.asarray(original, dtype=np.float64),
             n_insample=split.n_train_,
