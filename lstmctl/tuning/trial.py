@@ -166,75 +166,91 @@ def run_trial(
     epoch pruning.
     """
     tune = ctx.tune
-    metric, n_rep = tune.objective.metric, ctx.repeats
-    start = time.perf_counter()
     params = {d.key: d.suggest(trial) for d in ctx.dims}
-    scorer = _scorer(ctx, trial_spec(ctx.spec, params, n_rep, metric))
-    spec = scorer.spec
+    scorer = _scorer(ctx, trial_spec(ctx.spec, params, ctx.repeats, tune.objective.metric))
     trial.set_user_attr("data_key", scorer.key)
     if scorer.baseline:  # a backtest's pooled baseline is known after its first group
         trial.set_user_attr("baseline", scorer.baseline)
+    record = _TrialRecord(trial, scorer, list(scorer.spec.evaluate.metrics))
+    epoch_cfg = tune.pruning.epochs
+    rule = None
+    if epoch_cfg is not None and references is not None:
+        rule = EpochRule(epoch_cfg, references(scorer.key), scorer.spec.train.epochs)
+    try:
+        _fit_groups(trial, ctx, scorer, record, rule)
+    except Pruned as p:
+        record.save()
+        trial.set_user_attr("pruned", p.how)
+        raise
+    values = [v for v in record.scores[tune.objective.metric] if v is not None]
+    if not values:
+        first_error = next(
+            (r["error"] for r in record.repeats if r.get("error")), "no finite scores"
+        )
+        raise RunError(f"every repeat failed (first: {first_error})", where="trial")
+    if epoch_cfg is not None:
+        trial.set_user_attr("curve", median_curve(record.histories, epoch_cfg.monitor))
+    return float(np.mean(values) if tune.objective.summary == "mean" else np.median(values))
 
-    scores: dict[str, list[float | None]] = {m: [] for m in spec.evaluate.metrics}
-    repeats: list[dict[str, Any]] = []
-    histories: list[dict[str, list[float]]] = []
 
-    def save() -> None:
-        trial.set_user_attr("scores", scores)
-        trial.set_user_attr("repeats", repeats)
+class _TrialRecord:
+    """A trial's scores, repeats and learning curves so far, saved in its user attributes."""
+
+    def __init__(self, trial: Any, scorer: Any, metrics: list[str]) -> None:
+        self.trial, self.scorer = trial, scorer
+        self.start = time.perf_counter()
+        self.scores: dict[str, list[float | None]] = {m: [] for m in metrics}
+        self.repeats: list[dict[str, Any]] = []
+        self.histories: list[dict[str, list[float]]] = []
+
+    def add(self, index: int, row: Any, curves: list[dict[str, list[float]]]) -> None:
+        for m in self.scores:
+            self.scores[m].append(None if row.error else _finite(row.scores.get(m)))
+        self.repeats.append(
+            {"repeat": index + 1, "seed": row.seed, "epochs": row.epochs}
+            | ({"error": row.error} if row.error else {})
+        )
+        self.histories.extend(curves)
+
+    def save(self) -> None:
+        trial, scorer = self.trial, self.scorer
+        trial.set_user_attr("scores", self.scores)
+        trial.set_user_attr("repeats", self.repeats)
         if scorer.baseline:
             trial.set_user_attr("baseline", scorer.baseline)
         for name, value in scorer.attrs().items():
             trial.set_user_attr(name, value)
-        trial.set_user_attr("seconds", round(time.perf_counter() - start, 3))
+        trial.set_user_attr("seconds", round(time.perf_counter() - self.start, 3))
 
-    rep_cfg, epoch_cfg = tune.pruning.repeats, tune.pruning.epochs
+
+def _fit_groups(
+    trial: Any, ctx: TrialContext, scorer: Any, record: _TrialRecord, rule: Any
+) -> None:
+    """The repeats in groups, each reported to Optuna; ``Pruned`` when a group says so."""
+    spec, n_rep = scorer.spec, ctx.repeats
+    metric = ctx.tune.objective.metric
+    rep_cfg = ctx.tune.pruning.repeats
     group = rep_cfg.every if rep_cfg is not None else n_rep
-    rule = None
-    if epoch_cfg is not None and references is not None:
-        rule = EpochRule(epoch_cfg, references(scorer.key), spec.train.epochs)
-    try:
-        for first in range(0, n_rep, group):
-            n = min(group, n_rep - first)
-            part = repeats_part(spec, first, n)
-            # Epoch pruning judges the configuration on its first group of repeats.
-            hook = rule if first == 0 else None
-            for j, (row, curves) in enumerate(scorer.fit(part, first, hook)):
-                index = first + j
-                for m in scores:
-                    scores[m].append(None if row.error else _finite(row.scores.get(m)))
-                repeats.append(
-                    {"repeat": index + 1, "seed": row.seed, "epochs": row.epochs}
-                    | ({"error": row.error} if row.error else {})
-                )
-                histories.extend(curves)
-                value = scores[metric][-1]
-                if value is not None:
-                    trial.report(value, index)
-            save()
-            done = first + n
-            if rep_cfg is not None and done < n_rep and trial.should_prune():
-                raise Pruned(
-                    {
-                        "by": "repeats",
-                        "repeat": done,
-                        "reason": f"after {done}/{n_rep} repeats: worse than the best "
-                        f"(Wilcoxon p < {rep_cfg.p_threshold})",
-                    }
-                )
-    except Pruned as p:
-        save()
-        trial.set_user_attr("pruned", p.how)
-        raise
-
-    values = [v for v in scores[metric] if v is not None]
-    if not values:
-        first_error = next((r["error"] for r in repeats if r.get("error")), "no finite scores")
-        raise RunError(f"every repeat failed (first: {first_error})", where="trial")
-    if epoch_cfg is not None:
-        trial.set_user_attr("curve", median_curve(histories, epoch_cfg.monitor))
-    objective = float(np.mean(values) if tune.objective.summary == "mean" else np.median(values))
-    return objective
+    for first in range(0, n_rep, group):
+        n = min(group, n_rep - first)
+        # Epoch pruning judges the configuration on its first group of repeats.
+        hook = rule if first == 0 else None
+        for j, (row, curves) in enumerate(scorer.fit(repeats_part(spec, first, n), first, hook)):
+            record.add(first + j, row, curves)
+            value = record.scores[metric][-1]
+            if value is not None:
+                trial.report(value, first + j)
+        record.save()
+        done = first + n
+        if rep_cfg is not None and done < n_rep and trial.should_prune():
+            raise Pruned(
+                {
+                    "by": "repeats",
+                    "repeat": done,
+                    "reason": f"after {done}/{n_rep} repeats: worse than the best "
+                    f"(Wilcoxon p < {rep_cfg.p_threshold})",
+                }
+            )
 
 
 def describe_error(e: BaseException) -> str:
