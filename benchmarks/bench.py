@@ -261,7 +261,8 @@ def panel(rows: list[Row], runs: Path) -> None:
             p["seconds"],
             rss,
             f"windows {p['windows_mb']:.1f} MB vs values {p['values_mb']:.1f} MB "
-            f"({p['windows_mb'] / p['values_mb']:.0f}x: materialized windows)",
+            f"({p['windows_mb'] / p['values_mb']:.1f}x: by index; "
+            f"{p['copies_mb']:.0f} MB as copies)",
         )
     )
 

@@ -1,6 +1,9 @@
 """Prepare a synthetic panel (`make bench`): seconds, and the windows' memory beside the table's.
 
-Usage: panel_prepare.py SERIES STEPS LOOKBACK. Prints one JSON line.
+Usage: panel_prepare.py SERIES STEPS LOOKBACK. Prints one JSON line: ``windows_mb``
+is what the prepared windows hold (a panel's are by index: the rows of all
+series once, plus a start index per window), ``copies_mb`` what they would
+take as materialized copies, ``values_mb`` the table's target values.
 """
 
 from __future__ import annotations
@@ -55,19 +58,30 @@ def main() -> None:
             )
         )
         from lstmctl.data.prepare import prepare
+        from lstmctl.data.window_index import IndexedWindows, held_nbytes
         from lstmctl.spec import load_spec
 
         spec = load_spec(spec_path)
         start = time.perf_counter()
         data = prepare(spec)
         seconds = time.perf_counter() - start
-    windows = sum(
-        a.nbytes
-        for a in (data.X_train, data.y_train, data.X_val, data.y_val, data.X_test, data.y_test)
+    parts = (data.X_train, data.y_train, data.X_val, data.y_val, data.X_test, data.y_test)
+    windows = held_nbytes(parts)
+    copies = sum(
+        a.materialized_nbytes if isinstance(a, IndexedWindows) else a.nbytes for a in parts
     )
     values = table["y"].to_numpy().nbytes
+    mb = 2**20
     print(
-        json.dumps({"seconds": seconds, "windows_mb": windows / 2**20, "values_mb": values / 2**20})
+        json.dumps(
+            {
+                "seconds": seconds,
+                "windows_mb": windows / mb,
+                "copies_mb": copies / mb,
+                "values_mb": values / mb,
+                "ratio": windows / values,
+            }
+        )
     )
 
 

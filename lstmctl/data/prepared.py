@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lstmctl.data.window_index import IndexedWindows
+
 if TYPE_CHECKING:
     from lstmctl.data.pipeline import Pipeline
+
+
+# Windows as one array of copies, or by index into shared rows (a panel's).
+Windows = np.ndarray | IndexedWindows
 
 
 @dataclass
@@ -66,14 +72,18 @@ class Prepared:
     are each in time order; training windows all come before validation
     windows, which come before test windows, so ``X_train`` then ``X_val``
     replays the history a stateful model must see before the test part.
+
+    A panel's windows are :class:`~lstmctl.data.window_index.IndexedWindows`:
+    start indices into the rows of all its series, not copies (``np.asarray``
+    materializes them); a single series' are plain arrays.
     """
 
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
+    X_train: Windows
+    y_train: Windows
+    X_val: Windows
+    y_val: Windows
+    X_test: Windows
+    y_test: Windows
     # Test targets in the data's own units, shape (n_test, horizon, n_targets).
     actual_test: np.ndarray
     # Persistence forecasts for exactly those targets (last observed value).

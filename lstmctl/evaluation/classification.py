@@ -37,7 +37,8 @@ def settle_task(spec: Spec, data: Prepared) -> Spec:
 
 def majority_forecast(data: Prepared) -> np.ndarray:
     """Class indices ``(n_test, horizon, 1)``: at each position, the training targets' mode."""
-    labels = data.inverse(data.y_train) if len(data.y_train) else np.zeros((0, data.horizon, 1))
+    y = np.asarray(data.y_train)
+    labels = data.inverse(y) if len(y) else np.zeros((0, data.horizon, 1))
     n_classes = max(len(data.classes), 2)
     mode = np.zeros(labels.shape[1:], dtype=np.float64)
     for pos in range(labels.shape[1]):

@@ -15,6 +15,7 @@ copied for the trainer.
 from __future__ import annotations
 
 from lstmctl.data.prepared import Prepared
+from lstmctl.data.window_index import held_nbytes
 from lstmctl.memory import check_fits, culprit, fits
 from lstmctl.models.registry import Shapes
 from lstmctl.models.size import parameter_count
@@ -33,7 +34,8 @@ _CURVE_BYTES = 2 * (4 + 8 + 32)
 def check_footprint(spec: Spec, data: Prepared) -> None:
     """Raise a SpecError when fitting ``spec`` on ``data`` needs more memory than there is."""
     shapes = shapes_of(data)
-    held = sum(int(a.nbytes) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
+    # Windows by index (a panel's) hold their shared rows once, not a copy per window.
+    held = held_nbytes((data.X_train, data.y_train, data.X_val, data.y_val))
     need = fit_bytes(spec, shapes, held)
     if fits(need):
         return

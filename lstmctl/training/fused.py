@@ -61,6 +61,7 @@ from lstmctl.models.registry import Shapes
 from lstmctl.spec import Spec
 from lstmctl.spec.derive import repeats_part
 from lstmctl.training import lookup
+from lstmctl.training.batches import ahead_batches
 from lstmctl.training.checks import check_windows
 from lstmctl.training.network import Network, replay
 from lstmctl.training.program import (
@@ -70,7 +71,6 @@ from lstmctl.training.program import (
     device_arrays,
     initial_state,
     layout,
-    padded_batches,
     tree_where,
 )
 from lstmctl.training.replicas import Replicas
@@ -314,17 +314,18 @@ def forecast_ahead(net: Network, tr: Any, nt: Any, data: Prepared, lay: Layout) 
     ``(R, n_val + n_test, horizon, n_targets)``.
 
     A stateful model first replays the training windows, then walks forward
-    through the validation windows into the test windows.
+    through the validation windows into the test windows. Windows by index are
+    gathered batch by batch from their rows, as in training.
     """
     import jax
     import jax.numpy as jnp
 
     horizon, n_targets = int(data.y_train.shape[1]), int(data.y_train.shape[2])
-    ahead = np.concatenate([data.X_val, data.X_test]) if len(data.X_val) else data.X_test
-    n_ahead = len(ahead)
+    n_ahead = len(data.X_val) + len(data.X_test)
     if n_ahead == 0:
         return np.zeros((lay.n_rep, 0, horizon, n_targets), np.float32)
     if lay.stateful:
+        ahead = np.concatenate([data.X_val, data.X_test]) if len(data.X_val) else data.X_test
 
         def walk(tr: Any, nt: Any, hist: Any, test: Any) -> Any:
             states, _ = replay(net, tr, nt, hist)
@@ -333,16 +334,16 @@ def forecast_ahead(net: Network, tr: Any, nt: Any, data: Prepared, lay: Layout) 
         preds = jax.jit(jax.vmap(walk, in_axes=(0, 0, None, None)))(
             tr, nt, jnp.asarray(data.X_train, jnp.float32), jnp.asarray(ahead, jnp.float32)
         )
-    else:
-        Xp, _, _ = padded_batches(ahead, None, min(n_ahead, EVAL_BATCH))
+        return np.asarray(preds)[:, :n_ahead]
+    Xp, windows = ahead_batches(data.X_val, data.X_test, min(n_ahead, EVAL_BATCH))
 
-        def predict(tr: Any, nt: Any, xs: Any) -> Any:
-            def step(_: Any, x: Any) -> tuple:
-                return None, net.call(tr, nt, x, [], False)[0]
+    def predict(tr: Any, nt: Any, xs: Any) -> Any:
+        def step(_: Any, x: Any) -> tuple:
+            return None, net.call(tr, nt, windows(x), [], False)[0]
 
-            return jax.lax.scan(step, None, xs)[1].reshape(-1, horizon, n_targets)
+        return jax.lax.scan(step, None, xs)[1].reshape(-1, horizon, n_targets)
 
-        preds = jax.jit(jax.vmap(predict, in_axes=(0, 0, None)))(tr, nt, jnp.asarray(Xp))
+    preds = jax.jit(jax.vmap(predict, in_axes=(0, 0, None)))(tr, nt, Xp)
     return np.asarray(preds)[:, :n_ahead]
 
 

@@ -72,7 +72,7 @@ def _predict_ahead(spec: Spec, data: Prepared, model: Any) -> tuple[np.ndarray, 
     """Forecasts of the validation and of the test windows."""
     n_val = len(data.X_val)
     if not spec.model.stateful:
-        ahead = np.concatenate([data.X_val, data.X_test]) if n_val else data.X_test
+        ahead = np.concatenate([data.X_val, data.X_test]) if n_val else np.asarray(data.X_test)
         out = np.asarray(model.predict(ahead, batch_size=256, verbose=0))
         return out[:n_val], out[n_val:]
     # Walk forward with a batch-1 twin: replay the training windows so the state
@@ -124,10 +124,11 @@ def _fit_one(spec: Spec, data: Prepared, repeat: int, progress: Progress | None)
         optimizer=lookup.optimizer(tspec.optimizer, tspec.learning_rate),
         loss=lookup.loss(tspec.loss),
     )
-    X, y = data.X_train, data.y_train
+    # A panel's windows are by index: Keras gets them materialized (copies).
+    X, y = np.asarray(data.X_train), np.asarray(data.y_train)
     if spec.model.stateful:
         X, y = trim_for_stateful(X, y, spec.train.batch_size)
-    val = (data.X_val, data.y_val) if len(data.X_val) else None
+    val = (np.asarray(data.X_val), np.asarray(data.y_val)) if len(data.X_val) else None
     if val is not None and spec.model.stateful:
         # Validation batches must be full too.
         val = trim_for_stateful(*val, spec.train.batch_size)

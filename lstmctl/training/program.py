@@ -16,9 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from lstmctl.data.prepared import Prepared
+from lstmctl.data.prepared import Prepared, Windows
+from lstmctl.data.window_index import IndexedWindows
 from lstmctl.spec import EarlyStoppingSpec, Spec
-from lstmctl.training.batches import trim_for_stateful
+from lstmctl.training.batches import (
+    batch_windows,
+    indexed_arrays,
+    padded_batches,
+    shares_rows,
+    trim_for_stateful,
+    val_batches,
+)
 from lstmctl.training.network import Network
 from lstmctl.training.replicas import Replicas, key_data
 
@@ -72,13 +80,15 @@ class Layout:
         return max(1, min(self.chunk, CALL_LOSSES // self.n_rep))
 
 
-def layout(spec: Spec, data: Prepared) -> tuple[Layout, np.ndarray, np.ndarray]:
+def layout(spec: Spec, data: Prepared) -> tuple[Layout, Windows, Windows]:
     """The program's sizes for ``spec`` on ``data``, and the training windows it fits."""
     tspec = spec.train
     batch = tspec.batch_size
     stateful = spec.model.stateful
-    if stateful:
-        X_fit, y_fit = trim_for_stateful(data.X_train, data.y_train, batch)
+    X_fit: Windows
+    y_fit: Windows
+    if stateful:  # never a panel's (refused): its windows are arrays
+        X_fit, y_fit = trim_for_stateful(np.asarray(data.X_train), np.asarray(data.y_train), batch)
     else:
         X_fit, y_fit = data.X_train, data.y_train
         # A batch larger than the data is one batch of it all (the padding has no weight):
@@ -99,18 +109,27 @@ def layout(spec: Spec, data: Prepared) -> tuple[Layout, np.ndarray, np.ndarray]:
     return lay, X_fit, y_fit
 
 
-def device_arrays(
-    lay: Layout, X_fit: np.ndarray, y_fit: np.ndarray, data: Prepared
-) -> dict[str, Any]:
-    """The data every replica shares: training windows, and padded validation batches."""
+def device_arrays(lay: Layout, X_fit: Windows, y_fit: Windows, data: Prepared) -> dict[str, Any]:
+    """The data every replica shares: training windows, and padded validation batches.
+
+    Windows by index (a panel's, see :mod:`lstmctl.data.window_index`) go as
+    their rows and start indices, and each batch is gathered in the program
+    (:func:`batch_windows`): the device holds the rows once, not ``lookback``
+    copies of them.
+    """
     import jax.numpy as jnp
 
+    X_val, y_val = data.X_val, data.y_val
+    if shares_rows(X_fit, y_fit, X_val, y_val):
+        assert isinstance(X_fit, IndexedWindows) and isinstance(y_fit, IndexedWindows)
+        assert isinstance(X_val, IndexedWindows) and isinstance(y_val, IndexedWindows)
+        return indexed_arrays(X_fit, y_fit, X_val, y_val, lay.val_batch)
     arrays: dict[str, Any] = {
         "X": jnp.asarray(X_fit, jnp.float32),
         "y": jnp.asarray(y_fit, jnp.float32),
     }
     if lay.has_val:
-        Xv, yv, wv = padded_batches(data.X_val, data.y_val, lay.val_batch)
+        Xv, yv, wv = padded_batches(np.asarray(X_val), np.asarray(y_val), lay.val_batch)
         arrays.update(Xv=jnp.asarray(Xv), yv=jnp.asarray(yv), wv=jnp.asarray(wv))
     return arrays
 
@@ -236,15 +255,16 @@ class Program:
         if not self.lay.stateful:
             states = []
 
+        batches, windows = val_batches(arr)
+
         def step(carry: Any, inp: Any) -> tuple:
             states, total = carry
-            x, y, w = inp
+            xb, yb, w = inp
+            x, y = windows(xb, yb)
             loss, (_, states2) = self.batch_loss(tr, nt, x, y, w, states, False)
             return (states2, total + loss * jnp.sum(w)), None
 
-        (_, total), _ = jax.lax.scan(
-            step, (states, jnp.float32(0.0)), (arr["Xv"], arr["yv"], arr["wv"])
-        )
+        (_, total), _ = jax.lax.scan(step, (states, jnp.float32(0.0)), batches)
         return total / self.lay.n_val
 
     def run_epoch(self, st: dict[str, Any], epoch: Any, arr: dict[str, Any]) -> tuple:
@@ -261,7 +281,7 @@ class Program:
         def step(carry: Any, inp: Any) -> tuple:
             tr, nt, ov, states, ok_all, total, bad = carry
             idx, w = inp
-            x, y = arr["X"][idx], arr["y"][idx]
+            x, y = batch_windows(arr, idx)
             (loss, (nt2, states2)), grads = self.grad_fn(tr, nt, x, y, w, states)
             tr2, ov2 = self.optimizer.stateless_apply(ov, grads, tr)
             ok = jnp.isfinite(loss)
@@ -352,20 +372,3 @@ def per_sample_loss(values: Any, rows: int) -> Any:
     if values.ndim == 0:
         return jnp.broadcast_to(values, (rows,))
     return jnp.mean(jnp.reshape(values, (rows, -1)), axis=1)
-
-
-def padded_batches(
-    X: np.ndarray, y: np.ndarray | None, size: int
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """``X`` (and ``y``) padded to whole batches of ``size``: shapes (n_batches, size, ...).
-
-    The weights are 1 for real windows and 0 for the padding (copies of window 0).
-    """
-    n = len(X)
-    n_batches = math.ceil(n / size)
-    pad = n_batches * size - n
-    idx = np.concatenate([np.arange(n), np.zeros(pad, dtype=np.int64)])
-    w = (np.arange(n_batches * size) < n).astype(np.float32).reshape(n_batches, size)
-    Xb = X[idx].astype(np.float32).reshape(n_batches, size, *X.shape[1:])
-    yb = None if y is None else y[idx].astype(np.float32).reshape(n_batches, size, *y.shape[1:])
-    return Xb, yb, w

@@ -11,11 +11,12 @@ series, and :class:`~lstmctl.data.prepared.Panel` says which series each is
 from, so scoring can be per series in original units (walk-forward inverse
 with that series' pipeline) and persistence is each series' own last value.
 
-Windows are gathered by index from each series' rows straight into one array
-per part (no per-series copies pooled afterwards), but they are still
-materialized: about ``lookback`` times the rows' memory. The log reports their
-memory beside the table's; gathering them per batch in the trainer is what
-would bring it down to a small multiple of the table.
+Windows are not copied: every series' model-space rows are stacked into one
+array (inputs, and targets beside them), and each part's windows are start
+indices into it (:class:`~lstmctl.data.window_index.IndexedWindows`), so the
+prepared data takes about the rows' memory, not ``lookback`` times it. The
+compiled trainer gathers each batch's windows from the rows on the device;
+what needs real arrays materializes them on demand.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from lstmctl.data.panel.fitting import (
 from lstmctl.data.panel.table import SeriesRows, split_series
 from lstmctl.data.prepared import Panel, Prepared, Series
 from lstmctl.data.splits import RowSplit
+from lstmctl.data.window_index import IndexedWindows, held_nbytes
 from lstmctl.data.windows import Windower
 from lstmctl.errors import DataError, SpecError
 from lstmctl.memory import check_fits, human
@@ -57,10 +59,10 @@ def prepare_panel(spec: Spec) -> Prepared:
     table, kept, skipped, static = fit_panel(spec)
     cut = [_cut(fs, spec, static, k) for k, fs in enumerate(kept)]
     names = cut[0].names
-    _check_fits(cut, data.window.lookback, data.window.horizon)
-    X, y, which = {}, {}, {}
+    _check_fits(cut)
+    X, y = _index(cut, data.window.lookback, data.window.horizon)
+    which = {}
     for part in PARTS:
-        X[part], y[part] = _gather(cut, part, data.window.lookback, data.window.horizon)
         which[part] = np.concatenate(
             [np.full(len(c.origins[part]), i, dtype=np.int64) for i, c in enumerate(cut)]
         )
@@ -252,46 +254,53 @@ def _cut(fs: FittedSeries, spec: Spec, static: Static, index: int) -> _Cut:
     )
 
 
-def _check_fits(cut: list[_Cut], lookback: int, horizon: int) -> None:
-    """SpecError when every series' windows together would not fit in memory."""
+def _check_fits(cut: list[_Cut]) -> None:
+    """SpecError when every series' rows and window indices would not fit in memory."""
     n = sum(len(o) for c in cut for o in c.origins.values())
+    rows = sum(len(c.inputs) for c in cut)
     n_in, n_out = cut[0].inputs.shape[1], cut[0].targets.shape[1]
     check_fits(
-        4 * n * (lookback * n_in + horizon * n_out),
-        where="data.window.lookback",
-        what=f"{n} windows of {lookback} steps x {n_in} inputs over {len(cut)} series",
+        4 * rows * (n_in + n_out) + 2 * 8 * n,
+        where="data.series",
+        what=f"{rows} rows x {n_in} inputs and {n} windows over {len(cut)} series",
     )
 
 
-def _gather(
-    cut: list[_Cut], part: str, lookback: int, horizon: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The windows of one part, series after series, gathered by index from each series'
-    rows straight into one array (no per-series copies pooled afterwards)."""
-    n = sum(len(c.origins[part]) for c in cut)
-    n_in, n_out = cut[0].inputs.shape[1], cut[0].targets.shape[1]
-    X = np.empty((n, lookback, n_in), dtype=np.float32)
-    y = np.empty((n, horizon, n_out), dtype=np.float32)
-    back = np.arange(-lookback + 1, 1)
-    ahead = np.arange(1, horizon + 1)
-    start = 0
-    for c in cut:
-        o = c.origins[part]
-        X[start : start + len(o)] = c.inputs[o[:, None] + back]
-        y[start : start + len(o)] = c.targets[o[:, None] + ahead]
-        start += len(o)
+def _index(
+    cut: list[_Cut], lookback: int, horizon: int
+) -> tuple[dict[str, IndexedWindows], dict[str, IndexedWindows]]:
+    """Every part's windows, series after series, as start indices into the rows of all
+    series stacked (inputs and targets): nothing is copied per window.
+
+    A window of origin ``o`` in a series whose rows begin at ``offset`` reads inputs
+    from row ``offset + o - lookback + 1`` and targets from row ``offset + o + 1``.
+    """
+    rows = np.concatenate([c.inputs for c in cut])
+    targets = np.concatenate([c.targets for c in cut])
+    offsets = np.cumsum([0, *(len(c.inputs) for c in cut)])[:-1]
+    X, y = {}, {}
+    for part in PARTS:
+        o = np.concatenate(
+            [c.origins[part] + off for c, off in zip(cut, offsets, strict=True)]
+        ).astype(np.int64)
+        X[part] = IndexedWindows(rows, o - lookback + 1, lookback)
+        y[part] = IndexedWindows(targets, o + 1, horizon)
     return X, y
 
 
-def _log_memory(frame: pd.DataFrame, X: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> None:
-    windows = sum(a.nbytes for a in X.values()) + sum(a.nbytes for a in y.values())
+def _log_memory(
+    frame: pd.DataFrame, X: dict[str, IndexedWindows], y: dict[str, IndexedWindows]
+) -> None:
+    parts = [*X.values(), *y.values()]
+    held = held_nbytes(parts)
+    copies = sum(a.materialized_nbytes for a in parts)
     raw = int(frame.memory_usage(deep=True).sum())
     log.info(
-        "panel: the table's value columns take %s, the windows %s (%.1f times: windows "
-        "are materialized, lookback steps each)",
+        "panel: the table takes %s, the windows %s by index (%.1f times; %s as copies)",
         human(raw),
-        human(windows),
-        windows / max(raw, 1),
+        human(held),
+        held / max(raw, 1),
+        human(copies),
     )
 
 
