@@ -92,12 +92,19 @@ class Pipeline:
         self._lines: Sequence[int] | np.ndarray | None = None
 
     @classmethod
-    def from_spec(cls, data: DataSpec, source: str = "data") -> Pipeline:
-        """The (unfitted) pipeline ``data`` describes."""
+    def from_spec(
+        cls,
+        data: DataSpec,
+        source: str = "data",
+        features: Sequence[str] | None = None,
+        categorical: Sequence[str] | None = None,
+    ) -> Pipeline:
+        """The (unfitted) pipeline ``data`` describes (``features`` and ``categorical``:
+        other input columns than ``data``'s own, as a panel's series pipelines take)."""
         return cls(
             targets=data.target,
-            features=data.features,
-            categorical=data.categorical,
+            features=data.features if features is None else features,
+            categorical=data.categorical if categorical is None else categorical,
             transforms=[
                 {"kind": t.kind, "lag": t.lag} if t.kind == "difference" else {"kind": t.kind}
                 for t in data.transforms

@@ -9,7 +9,8 @@ they become numbers is :mod:`lstmctl.data.loading`'s business.
 CSV files may be separated by commas, semicolons, tabs or pipes; the
 delimiter is sniffed from the header line and the first rows (see
 :func:`sniff_delimiter`). pyarrow is imported only when a Parquet file is
-read, so the command line starts fast.
+read, so the command line starts fast; without it installed, reading one is a
+DataError that says to install it.
 """
 
 from __future__ import annotations
@@ -200,9 +201,7 @@ def _read_parquet(path: Path, source: str) -> Table:
     _check_file(path, source, "a Parquet file")
     if path.stat().st_size == 0:
         raise DataError("expected a Parquet file, found an empty file", where=source)
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    pa, pq = _pyarrow(source)
     try:
         table = pq.ParquetFile(path).read()  # not read_table: it refuses repeated names
     except (pa.ArrowException, OSError, ValueError) as e:
@@ -226,6 +225,24 @@ def _read_parquet(path: Path, source: str) -> Table:
         ) from None
     frame.index = pd.RangeIndex(1, 1 + len(frame), name="row")
     return Table(frame, header, None)
+
+
+def _pyarrow(source: str) -> tuple[Any, Any]:
+    """pyarrow and pyarrow.parquet, or one DataError saying how to install them.
+
+    pyarrow is an optional dependency: without it a Parquet file is a missing
+    package to name, not an ImportError traceback.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(
+            "reading a Parquet file needs the pyarrow package, found it not installed; "
+            "install it (pip install pyarrow) or save the data as CSV",
+            where=source,
+        ) from None
+    return pa, pq
 
 
 def _not_parquet(path: Path, error: Exception) -> str:

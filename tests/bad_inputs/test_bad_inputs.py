@@ -47,7 +47,7 @@ def _library_call(case: dict[str, Any]) -> Callable[[], Any]:
     if command == "predict":
         from lstmctl.serving.predict import predict
 
-        return lambda: predict(_path(case))
+        return lambda: predict(_path(case), **_predict_options(case.get("args", [])))
     if command == "runs-list":
         from lstmctl.history.runs import find_runs
 
@@ -59,12 +59,44 @@ def _library_call(case: dict[str, Any]) -> Callable[[], Any]:
     raise AssertionError(f"unknown command {command!r} in case {case['id']}")
 
 
+# The predict options a case's `args` may give: each takes one value (a file
+# option's path is relative to cases/, as a case's `path` is).
+_PREDICT_OPTIONS = {"--series", "--horizon", "--input", "--future"}
+_FILE_OPTIONS = {"--input", "--future"}
+
+
+def _predict_args(args: list[str]) -> list[tuple[str, str]]:
+    """A case's extra predict arguments as (option, value) pairs, file paths resolved."""
+    assert len(args) % 2 == 0, f"expected option, value pairs, found {args}"
+    pairs = list(zip(args[::2], args[1::2], strict=True))
+    for option, _ in pairs:
+        assert option in _PREDICT_OPTIONS, f"unsupported predict option {option!r}"
+    return [(o, str(CASES_DIR / v) if o in _FILE_OPTIONS else v) for o, v in pairs]
+
+
+def _predict_options(args: list[str]) -> dict[str, Any]:
+    """The library's keyword arguments for a case's extra predict arguments (as the CLI
+    reads them: --series comma-separated, files as text)."""
+    from lstmctl.api import read_input
+
+    options: dict[str, Any] = {}
+    for option, value in _predict_args(args):
+        if option == "--series":
+            options["series"] = [v for v in value.split(",") if v.strip()]
+        elif option == "--horizon":
+            options["horizon"] = int(value)
+        else:
+            options["text" if option == "--input" else "future"] = read_input(value)
+    return options
+
+
 def _argv(case: dict[str, Any]) -> list[str]:
     command = case.get("command", "validate")
     if command == "validate":
         return ["validate", _path(case), *(a for s in case.get("set", []) for a in ("--set", s))]
     if command == "predict":
-        return ["predict", "--model", _path(case)]
+        extra = [a for pair in _predict_args(case.get("args", [])) for a in pair]
+        return ["predict", "--model", _path(case), *extra]
     if command == "runs-list":
         return ["runs", "list", "--dir", _path(case)]
     return [command]
@@ -95,7 +127,8 @@ def test_the_corpus() -> None:
     ids = [c["id"] for c in CASES]
     assert len(ids) == len(set(ids)) and len(ids) >= 40
     for case in CASES:
-        assert set(case) <= {"id", "path", "command", "set", "error", "match"}, case["id"]
+        assert set(case) <= {"id", "path", "command", "set", "args", "error", "match"}, case["id"]
+        assert "args" not in case or case.get("command") == "predict", case["id"]
         assert case["error"] in {"SpecError", "DataError", "UsageError", "ModelDirError"}
         assert case["match"], case["id"]
     # Every case file is used, so none is left behind by a renamed case.

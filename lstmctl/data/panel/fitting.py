@@ -65,21 +65,13 @@ class FittedSeries:
 
 
 def series_pipeline(data: DataSpec, source: str) -> Pipeline:
-    """The (unfitted) pipeline of one series: targets, features and known covariates."""
-    return Pipeline(
-        targets=data.target,
+    """The (unfitted) pipeline of one series: targets, features and known covariates
+    (the static columns are the panel's, encoded once for every series)."""
+    return Pipeline.from_spec(
+        data,
+        source=source,
         features=[*data.features, *data.known],
         categorical=[c for c in data.categorical if c in data.features],
-        transforms=[
-            {"kind": t.kind, "lag": t.lag} if t.kind == "difference" else {"kind": t.kind}
-            for t in data.transforms
-        ],
-        scale={"kind": data.scale.kind, "range": tuple(data.scale.range)},
-        missing=data.missing,
-        mask_value=data.mask_value if data.missing == "mask" else None,
-        lookback=data.window.lookback,
-        horizon=data.window.horizon,
-        source=source,
     )
 
 

@@ -1,15 +1,17 @@
 """``prepare_panel(spec)``: many series in one long table, one global model.
 
-Order, per series (rows sorted by time, see :mod:`~lstmctl.data.panel.table`):
-handle missing values -> split its own rows (``split.test`` of *each* series:
-its last N rows, or that fraction of its rows; validation likewise) -> fit its
-pipeline on its training rows (shared parts: :mod:`~lstmctl.data.panel.fitting`)
--> cut its windows. Windows never cross from one series into another: each
-series is windowed alone. The training windows of all series are pooled (one
-model learns from all of them); validation and test windows are grouped by
-series, and :class:`~lstmctl.data.prepared.Panel` says which series each is
-from, so scoring can be per series in original units (walk-forward inverse
-with that series' pipeline) and persistence is each series' own last value.
+Order, per series (rows sorted by time, see :mod:`~lstmctl.data.panel.table`;
+skipped time steps inserted as empty rows or refused, see
+:mod:`~lstmctl.data.panel.gaps`): handle missing values -> split its own rows
+(``split.test`` of *each* series: its last N rows, or that fraction of its
+rows; validation likewise) -> fit its pipeline on its training rows (shared
+parts: :mod:`~lstmctl.data.panel.fitting`) -> cut its windows. Windows never
+cross from one series into another: each series is windowed alone. The training
+windows of all series are pooled (one model learns from all of them);
+validation and test windows are grouped by series, and
+:class:`~lstmctl.data.prepared.Panel` says which series each is from, so
+scoring can be per series in original units (walk-forward inverse with that
+series' pipeline) and persistence is each series' own last value.
 
 Windows are not copied: every series' model-space rows are stacked into one
 array (inputs, and targets beside them), and each part's windows are start
@@ -37,6 +39,7 @@ from lstmctl.data.panel.fitting import (
     panel_inputs,
     series_pipeline,
 )
+from lstmctl.data.panel.gaps import fill_gaps
 from lstmctl.data.panel.table import SeriesRows, split_series
 from lstmctl.data.prepared import Panel, Prepared, Series
 from lstmctl.data.splits import RowSplit
@@ -115,7 +118,8 @@ def fit_panel(
     (:class:`~lstmctl.data.panel.state.PanelPipelines`)."""
     _check_spec(spec)
     table = load_long(spec.data)
-    kept, skipped = _clean_and_split(split_series(table, spec.data), spec)
+    series = fill_gaps(split_series(table, spec.data), spec.data)
+    kept, skipped = _clean_and_split(series, spec)
     fit_pipelines(kept, spec.data)
     static = Static(spec.data).fit(kept)
     return table, kept, skipped, static
