@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # annotations only: `predict` reads rows without pydantic
 # `update --data` import them from here.
 __all__ = [
     "LongTable",
+    "ONE_SERIES",
     "load_csv",
     "load_long",
     "panel_columns",
@@ -92,6 +93,11 @@ class LongTable:
     labels: np.ndarray
 
 
+# The id of the one series of a table without data.series read as a panel (data.known,
+# data.calendar): a constant, so new rows (`update`) and saved models agree on it.
+ONE_SERIES = "series"
+
+
 def panel_columns(data: DataSpec) -> list[str]:
     """The value columns of a panel: targets, features, known, then static."""
     return [*data.target, *data.features, *data.known, *data.static]
@@ -100,25 +106,32 @@ def panel_columns(data: DataSpec) -> list[str]:
 def load_long(data: DataSpec) -> LongTable:
     """Read a long table of many series (``data.series``): value columns, ids, times.
 
+    Without ``data.series`` (one series with known or calendar inputs) every row
+    is of the one series :data:`ONE_SERIES`.
+
     Nothing is sorted or checked per series here (:mod:`lstmctl.data.panel` does);
     a missing column is an error with a did-you-mean, as for one series.
     """
-    if data.path is None or not data.series:
-        raise DataError("expected data.path and data.series", where="data.series")
+    if data.path is None:
+        raise DataError("expected data.path: a table to read", where="data.path")
     source = str(data.path)
     _check_names(data)
     table = read_table(source)
     raw = table.rows
     time_cols = _time_columns(data.time)
-    _check_columns(raw, [*data.series, *time_cols, *panel_columns(data)], source, table.header)
+    series = list(data.series or [])
+    _check_columns(raw, [*series, *time_cols, *panel_columns(data)], source, table.header)
     frame = pd.DataFrame(index=raw.index)
     for col in panel_columns(data):
         if col in data.categorical:
             frame[col] = _categories(raw[col])
         else:
             frame[col] = _to_numeric(raw[col], col, source, data.coerce, table)
-    parts = [_categories(raw[c]) for c in data.series]
-    for c, part in zip(data.series, parts, strict=True):
+    if not series:  # one series (known or calendar inputs): a panel of one
+        times, labels = _long_times(raw, time_cols, source)
+        return LongTable(frame, np.full(len(frame), ONE_SERIES, dtype=object), times, labels)
+    parts = [_categories(raw[c]) for c in series]
+    for c, part in zip(series, parts, strict=True):
         empty = part.isna().to_numpy()
         if empty.any():
             raise DataError(

@@ -39,7 +39,7 @@ def prepare(spec: Spec) -> Prepared:
         from lstmctl.data.problems.prepare import prepare_problem
 
         return prepare_problem(spec)
-    if data.series is not None:
+    if data.is_panel:  # many series, or one with known-ahead inputs (a panel of one)
         from lstmctl.data.panel import prepare_panel
 
         return prepare_panel(spec)

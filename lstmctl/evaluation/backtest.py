@@ -105,6 +105,9 @@ def check_backtest(spec: Spec) -> None:
         where, what = "evaluate.update", "backtests do not run the update experiment"
     elif spec.data.series:
         where, what = "data.series", "backtests take one series"
+    elif spec.data.is_panel:  # one series with known or calendar inputs: a panel of one
+        where = "data.known" if spec.data.known else "data.calendar"
+        what = "backtests take no known or calendar inputs yet"
     elif spec.tracking.mlflow:
         where, what = "tracking.mlflow", "backtests are not logged to MLflow yet"
     if where is not None:

@@ -58,7 +58,10 @@ def unknown_series(
 def _ids(
     raw: pd.DataFrame, columns: Sequence[str], panel: PanelPipelines, source: str
 ) -> pd.Series:
-    """Each row's series id (several columns joined by "/"), every one a trained series."""
+    """Each row's series id (several columns joined by "/"), every one a trained series;
+    without series columns (one series with known or calendar inputs), the one series."""
+    if not columns and len(panel.series) == 1:
+        return pd.Series(panel.series[0].id, index=raw.index, dtype=object)
     absent = [c for c in columns if c not in raw.columns]
     if absent:
         raise DataError(

@@ -112,7 +112,8 @@ class DataSpec(Strict):
     series: list[str] | None = None
     # Future-known covariates: each input step carries their values at that step
     # and at the ``horizon`` steps after it, so a window's last step holds them
-    # for every forecast step.
+    # for every forecast step. Without ``series`` (known, calendar): one series,
+    # prepared as a panel of one (``is_panel``).
     known: list[str] = Field(default_factory=list)
     # Derived from ``time`` (sin/cos of month, quarter, dayofweek, hour, ...): known ahead.
     calendar: list[str] = Field(default_factory=list)
@@ -146,22 +147,37 @@ class DataSpec(Strict):
         self._check_panel()
         return self
 
+    @property
+    def is_panel(self) -> bool:
+        """Whether the data is prepared as a panel: many series (``series``), or one
+        series with covariates known ahead (``known``, ``calendar``), read as a panel of
+        one series (the panel path is where future-known inputs are built)."""
+        return self.series is not None or bool(self.known or self.calendar)
+
     def _check_panel(self) -> None:
-        """The panel keys: only with ``series`` (and a time column), each column once."""
+        """The panel keys: ``static`` only with ``series``; ``known`` and ``calendar`` with a
+        time column (one series is a panel of one); each column once."""
         if self.series is None:
-            used = [k for k in ("known", "calendar", "static") if getattr(self, k)]
-            if used:
+            if self.static:
                 raise ValueError(
-                    f"data.{used[0]} needs data.series (a panel of series in long format), "
-                    "found none; name the column telling the series apart"
+                    "data.static needs data.series (a panel of series in long format), "
+                    "found none; name the column telling the series apart (one series has "
+                    "no attributes that vary between series)"
                 )
-            return
-        if not self.series:
-            raise ValueError("data.series must name at least one column, found []")
-        if self.time is None:
-            raise ValueError("data.series needs data.time: the column ordering each series")
-        if self.problem is not None:
-            raise ValueError("data.series needs data.path (a long table), found data.problem")
+            if not self.is_panel:
+                return
+            key = "data.known" if self.known else "data.calendar"
+            if self.time is None:
+                raise ValueError(f"{key} needs data.time: the column ordering the rows")
+            if self.problem is not None:
+                raise ValueError(f"{key} needs data.path (a table), found data.problem")
+        else:
+            if not self.series:
+                raise ValueError("data.series must name at least one column, found []")
+            if self.time is None:
+                raise ValueError("data.series needs data.time: the column ordering each series")
+            if self.problem is not None:
+                raise ValueError("data.series needs data.path (a long table), found data.problem")
         cats = [c for c in self.known if c in self.categorical]
         if cats:
             raise ValueError(

@@ -130,7 +130,7 @@ def fit_and_save(
     log.info("finalize: %d training windows (all the data), %d members", len(data.X_train), members)
     fits = every_fit(_fit(final, data, progress))
     weights = [f.weights for f in fits]
-    if final.data.series:  # a panel: every series' pipeline and last rows
+    if final.data.is_panel:  # a panel (of one, too): every series' pipeline and last rows
         pre_state, n_rows = panel_preprocess_state(final, data)
         models, states = member_networks(final, data, None, None, 0, weights)
     else:

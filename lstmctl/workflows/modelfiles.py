@@ -143,7 +143,7 @@ def file_columns(spec: Spec) -> list[str]:
     its known and static columns too."""
     d = spec.data
     cols = [*(d.series or []), *time_columns(spec), *d.target, *d.features]
-    if d.series:
+    if d.is_panel:
         cols += [*d.known, *d.static]
     return list(dict.fromkeys(cols))
 

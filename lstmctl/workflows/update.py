@@ -120,7 +120,7 @@ def update(
                 members=member_count(md),
             )
             return SavedModel(target, saved.manifest, time.perf_counter() - start)
-        tune = fine_tune_panel if spec.data.series else _fine_tune
+        tune = fine_tune_panel if spec.data.is_panel else _fine_tune
         manifest = tune(
             md, spec2, scheme, int(epochs or 1), target, replace, onnx, lineage, progress, spec
         )

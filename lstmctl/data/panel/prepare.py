@@ -53,6 +53,7 @@ __all__ = ["fit_panel", "prepare_panel"]
 
 log = logging.getLogger("lstmctl")
 PARTS = ("train", "val", "test")
+_ONE = "with data.known or data.calendar its windows are prepared as a panel's (of one series)"
 
 
 def prepare_panel(spec: Spec) -> Prepared:
@@ -128,15 +129,19 @@ def fit_panel(
 def _check_spec(spec: Spec) -> None:
     """What a panel cannot have (yet), before the table is read."""
     data = spec.data
+    # One series with known or calendar inputs is prepared as a panel of one: the same
+    # limits, said of what the spec has.
+    what = "a panel's windows come from many series" if data.series else _ONE
     if spec.model.stateful:
         raise SpecError(
-            "a stateful model carries its state from one window to the next, but a panel's "
-            "windows come from many series: expected stateful: false, found true",
+            "a stateful model carries its state from one window to the next, but "
+            f"{what}: expected stateful: false, found true",
             where="model.stateful",
         )
     if spec.evaluate.update is not None:
+        whose = "a panel's" if data.series else "one with data.known or data.calendar"
         raise SpecError(
-            "the update experiment walks one series forward; a panel's is not supported "
+            f"the update experiment walks one series forward; {whose} is not supported "
             "yet: expected evaluate.update: null",
             where="evaluate.update",
         )
@@ -163,7 +168,8 @@ def _clean_and_split(
     kept: list[FittedSeries] = []
     short: dict[str, str] = {}
     for rows in series:
-        pipeline = series_pipeline(data, f"{source}: series {rows.id!r}")
+        named = f"{source}: series {rows.id!r}" if data.series else source
+        pipeline = series_pipeline(data, named)
         observed = rows.frame[list(data.target)].notna().all(axis=1)
         frame = pipeline.clean(rows.frame, record=True)
         pipeline.name_rows(source, frame.index.to_numpy())
@@ -188,7 +194,7 @@ def _clean_and_split(
         hint = "" if not kept else "; or set data.short_series: skip to leave such series out"
         raise DataError(
             f"series {sid!r} is too short: {why}{more}{hint}",
-            where=f"{source}: column {', '.join(data.series or [])}",
+            where=f"{source}: column {', '.join(data.series)}" if data.series else source,
         )
     for sid, why in short.items():
         log.warning("warning: series %r left out (data.short_series: skip): %s", sid, why)
