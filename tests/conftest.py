@@ -16,28 +16,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The slowest files (seconds of work on two cores), started first: `make test`
-# hands whole files to two workers in collection order, and a long file started
-# last keeps one worker busy while the other waits (longest first balances them).
-SLOWEST_FIRST = (
-    "test_signals.py",
-    "test_tensorflow_path.py",
-    "test_architectures.py",
-    "test_tune.py",
-    "test_members.py",
-    "test_tune_workers.py",
-    "test_run_process.py",
-    "test_fused.py",
-    "test_panel_lifecycle.py",
-    "test_backtest.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest files first (a stable sort: the order within a file is kept)."""
-    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
 
 def write_tiny_csv(folder: Path) -> Path:
     """60 monthly rows of a noisy, trending seasonal series."""
