@@ -20,8 +20,9 @@ from lstmctl.data.transforms import Difference, Log
 from lstmctl.errors import DataError, UsageError
 from lstmctl.modeldir.format import open_model_dir
 from lstmctl.serving.engines import Engine
-from lstmctl.serving.forecast import MAX_HORIZON, Predictor
+from lstmctl.serving.forecast import Predictor
 from lstmctl.serving.predict import predict
+from lstmctl.serving.request import MAX_HORIZON
 
 lifecycle_dir = fx.lifecycle_dir
 saved_plain = fx.saved_plain

@@ -35,15 +35,12 @@ from lstmctl.data.pipeline import Pipeline
 from lstmctl.errors import DataError, ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir
 from lstmctl.modeldir.members import calibration, member_count, member_states
-from lstmctl.serving.bands import Bands, check_levels
+from lstmctl.serving.bands import Bands
 from lstmctl.serving.engines import Engine, make_engine
 from lstmctl.serving.labels import next_label, step_labels
+from lstmctl.serving.request import check_request, usable_levels
 from lstmctl.serving.rows import check_times, check_values, tail_frame
 from lstmctl.serving.table import Forecast, Grid, check_finite, forecast_table
-
-# Recursive forecasts feed forecasts back as inputs: far beyond the data's own
-# length they say little, and the rows must fit in memory and on a screen.
-MAX_HORIZON = 10_000
 
 
 class Predictor:
@@ -126,14 +123,8 @@ class Predictor:
         member's forecast too.
         """
         pre = self.pre
-        if horizon is not None and not 1 <= horizon <= MAX_HORIZON:
-            raise UsageError(
-                f"expected a horizon of 1 to {MAX_HORIZON} steps, found {horizon}",
-                where="--horizon",
-            )
-        if rows is None and not history:
-            raise UsageError("--no-history needs rows to predict from (--input)", "--no-history")
-        found = self._levels(levels)
+        check_request(horizon, rows is not None, history)
+        found = usable_levels(levels, self.bands, self.members)
         frame, first_new = self._frame(rows, history)
         pre.name_rows("--input", frame["__line__"].to_numpy())
         t = pre.transform(frame)
@@ -159,22 +150,6 @@ class Predictor:
             bounds = {lv: self.bands.bounds(calibrator, stack, lv) for lv in found}
         fc = Forecast(self._time_name(), list(pre.targets), engine=self.engine.name)
         return forecast_table(fc, grids[0], stack, bounds, members)
-
-    def _levels(self, levels: Sequence[float]) -> list[float]:
-        """``--interval`` levels, checked against what the model can give."""
-        found = check_levels(levels) if levels else []
-        if found and self.bands is None:
-            why = (
-                "it has one member, whose spread is zero"
-                if self.members == 1
-                else "it was saved without a calibration"
-            )
-            raise UsageError(
-                f"this model gives no intervals: {why}; save an ensemble with "
-                "`lstmctl finalize --members N` (N >= 2, 10 by default)",
-                where="--interval",
-            )
-        return found
 
     def _frame(self, rows: pd.DataFrame | None, history: bool) -> tuple[pd.DataFrame, int]:
         """The saved last observations (with ``history``) then the new rows, cleaned; and

@@ -36,17 +36,15 @@ from lstmctl.data.panel.state import PanelPipelines, SeriesState
 from lstmctl.errors import DataError, ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir
 from lstmctl.modeldir.members import calibration, member_count
-from lstmctl.serving.bands import Bands, check_levels
+from lstmctl.serving.bands import Bands
 from lstmctl.serving.engines import Engine, make_engine
 from lstmctl.serving.labels import next_label, step_labels
 from lstmctl.serving.panel_rows import future_known, unknown_series
+from lstmctl.serving.request import check_request, usable_levels
 from lstmctl.serving.rows import check_times, check_values
 from lstmctl.serving.table import Forecast, Grid, check_finite, forecast_table
 
 __all__ = ["PanelPredictor", "is_panel"]
-
-# As for one series (lstmctl.serving.forecast.MAX_HORIZON).
-MAX_HORIZON = 10_000
 
 
 def is_panel(model_dir: ModelDir) -> bool:
@@ -132,14 +130,8 @@ class PanelPredictor:
     ) -> Forecast:
         """Forecasts of every chosen series: walk-forward at new rows, or ``horizon`` steps
         ahead of each series' last observation."""
-        if horizon is not None and not 1 <= horizon <= MAX_HORIZON:
-            raise UsageError(
-                f"expected a horizon of 1 to {MAX_HORIZON} steps, found {horizon}",
-                where="--horizon",
-            )
-        if rows is None and not history:
-            raise UsageError("--no-history needs rows to predict from (--input)", "--no-history")
-        found = self._levels(levels)
+        check_request(horizon, rows is not None, history)
+        found = usable_levels(levels, self.bands, self.members)
         chosen = self.select(series)
         if rows is not None:
             asked = {s.id for s in chosen}
@@ -172,17 +164,6 @@ class PanelPredictor:
         return self._table(
             items, grids, found, members, where="--input" if rows else str(self.dir.path)
         )
-
-    def _levels(self, levels: Sequence[float]) -> list[float]:
-        found = check_levels(levels) if levels else []
-        if found and self.bands is None:
-            why = "it has one member" if self.members == 1 else "it was saved without a calibration"
-            raise UsageError(
-                f"this model gives no intervals: {why}; save an ensemble with "
-                "`lstmctl finalize --members N` (N >= 2, 10 by default)",
-                where="--interval",
-            )
-        return found
 
     # ------------------------------------------------------------------ rows
 
