@@ -25,18 +25,14 @@ from lstmctl.data.panel.table import SeriesRows, split_series
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import DataError, ModelDirError
 from lstmctl.modeldir.format import ModelDir
-from lstmctl.modeldir.members import calibration, member_count, member_file
 from lstmctl.serving.panel_rows import unknown_series
 from lstmctl.serving.rows import check_times
 from lstmctl.spec import Spec
 from lstmctl.training.result import Progress
+from lstmctl.workflows.member_tuning import fine_tuned, fit_members, save_members
 from lstmctl.workflows.modelfiles import (
-    Ensemble,
-    every_fit,
-    last_value,
     member_networks,
     raw_rows,
-    save_model,
     time_info,
 )
 
@@ -89,9 +85,6 @@ def fine_tune_panel(
     with a new row among their targets (of every series given new rows),
     ``fine-tune-all`` on every window of every series.
     """
-    from lstmctl.spec.derive import derive, fine_tune_spec
-    from lstmctl.training.updates import fit_windows
-
     old = md.preprocess
     try:
         panel = PanelPipelines.from_state(old, source=str(spec.data.path))
@@ -101,50 +94,22 @@ def fine_tune_panel(
             where=str(md.path / "preprocess.json"),
         ) from None
     moved, X, y = _panel_windows(panel, spec, scheme, dict(old["time"]))
-    n = member_count(md)
-    tune = derive(fine_tune_spec(spec, epochs, len(X)), {"evaluate.repeats": n}, validate=False)
     data = _windows_only(panel, spec, X, y)
-    initial = [
-        [np.asarray(w) for w in md.load_keras(member_file(i, "keras")).get_weights()]
-        for i in range(n)
-    ]
-    fits = every_fit(fit_windows(tune, data, X, y, initial, progress))
-    changes = [
-        max(float(np.max(np.abs(a - b))) for a, b in zip(f.weights, w, strict=True))
-        for f, w in zip(fits, initial, strict=True)
-    ]
+    fits, changes = fit_members(md, spec, data, X, y, epochs, progress)
     log.info(
-        "%s: %d windows of %d series, %d epochs, %d member(s)", scheme, len(X), moved, epochs, n
+        "%s: %d windows of %d series, %d epochs, %d member(s)",
+        scheme,
+        len(X),
+        moved,
+        epochs,
+        len(fits),
     )
     state = {**panel.state(), "time": old["time"], "states": None}
-    models, states = member_networks(spec, data, None, None, 0, [f.weights for f in fits])
-    tuned: dict[str, Any] = {
-        "scheme": scheme,
-        "epochs": epochs,
-        "windows": int(len(X)),
-        "series_with_new_rows": moved,
-        "final_loss": last_value(fits[0].history.get("loss")),
-        "max_weight_change": max(changes),
-        "rows": sum(s.rows for s in panel.series),
-    }
-    if n > 1:
-        tuned["member_weight_changes"] = changes
-    trained = {**md.manifest.get("trained", {}), "fine_tuned": tuned}
-    ensemble = None
-    if n > 1:
-        seeds = md.manifest["members"].get("seeds") or [spec.seed + i for i in range(n)]
-        ensemble = Ensemble(models[1:], list(seeds), states, calibration(md))
-    return save_model(
-        saved_spec,
-        target,
-        models[0],
-        state,
-        raw_rows(spec),
-        trained,
-        lineage,
-        force,
-        onnx,
-        ensemble,
+    networks = member_networks(spec, data, None, None, 0, [f.weights for f in fits])
+    rows = sum(s.rows for s in panel.series)
+    tuned = fine_tuned(scheme, epochs, len(X), fits, changes, rows, series_with_new_rows=moved)
+    return save_members(
+        md, spec, saved_spec, target, networks, state, raw_rows(spec), tuned, lineage, force, onnx
     )
 
 

@@ -37,23 +37,20 @@ import pandas as pd
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import DataError, ModelDirError, UsageError
 from lstmctl.modeldir.format import ModelDir, open_model_dir
-from lstmctl.modeldir.members import calibration, member_count, member_file
+from lstmctl.modeldir.members import member_count
 from lstmctl.modeldir.writing import check_target
 from lstmctl.spec import Spec
-from lstmctl.spec.derive import fine_tune_spec, with_data_path
+from lstmctl.spec.derive import with_data_path
 from lstmctl.training.result import Progress
 from lstmctl.workflows.finalize import fit_and_save
+from lstmctl.workflows.member_tuning import fine_tuned, fit_members, save_members
 from lstmctl.workflows.modelfiles import (
-    Ensemble,
     SavedModel,
     clean_frame,
-    every_fit,
     json_value,
-    last_value,
     member_networks,
     raw_rows,
     reported_stop,
-    save_model,
     time_info,
 )
 from lstmctl.workflows.new_rows import append_csv, new_rows_csv, rows_named_by_origin
@@ -194,58 +191,30 @@ def _fine_tune(
     saved_spec: Spec,
 ) -> dict[str, Any]:
     """Train every saved member on, from its own weights, and save them at ``target``."""
-    from lstmctl.spec.derive import derive
-
     old_state = md.preprocess
     n_old = int(old_state["rows"])
     pre = _saved_pipeline(md, old_state, spec)
     frame, labels = clean_frame(spec)
     inputs, X, y = _update_windows(pre, frame, scheme, n_old)
-    n = member_count(md)
-    tune = derive(fine_tune_spec(spec, epochs, len(X)), {"evaluate.repeats": n}, validate=False)
     data = _windows_only(pre, X, y)
-    initial = [
-        [np.asarray(w) for w in md.load_keras(member_file(i, "keras")).get_weights()]
-        for i in range(n)
-    ]
-    from lstmctl.training.updates import fit_windows
-
-    fits = every_fit(fit_windows(tune, data, X, y, initial, progress))
-    changes = [
-        max(float(np.max(np.abs(a - b))) for a, b in zip(f.weights, w, strict=True))
-        for f, w in zip(fits, initial, strict=True)
-    ]
+    fits, changes = fit_members(md, spec, data, X, y, epochs, progress)
     log.info(
         "%s: %d windows, %d epochs, %d member(s), largest weight change %.3g",
         scheme,
         len(X),
         epochs,
-        n,
+        len(fits),
         max(changes),
     )
     state = _moved_on(old_state, pre, spec, frame, labels)
     models, states = member_networks(spec, data, pre, inputs, len(frame), [f.weights for f in fits])
     state["states"] = states[0]
-    tuned: dict[str, Any] = {
-        "scheme": scheme,
-        "epochs": epochs,
-        "windows": int(len(X)),
-        "final_loss": last_value(fits[0].history.get("loss")),
-        "max_weight_change": max(changes),
-        "rows": len(frame),
-    }
-    if n > 1:
-        tuned["member_weight_changes"] = changes
-    trained = {**md.manifest.get("trained", {}), "fine_tuned": tuned}
-    ensemble = None
-    if n > 1:
-        seeds = md.manifest["members"].get("seeds") or [spec.seed + i for i in range(n)]
-        ensemble = Ensemble(models[1:], list(seeds), states, calibration(md))
+    tuned = fine_tuned(scheme, epochs, len(X), fits, changes, len(frame))
     # spec.data.path is the combined old + new file here.
-    raw = raw_rows(spec)
-    return save_model(
-        saved_spec, target, models[0], state, raw, trained, lineage, force, onnx, ensemble
-    )
+    return save_members(
+        md, spec, saved_spec, target, (models, states), state, raw_rows(spec), tuned,
+        lineage, force, onnx,
+    )  # fmt: skip
 
 
 def _saved_pipeline(md: ModelDir, old_state: dict[str, Any], spec: Spec) -> Any:
