@@ -46,7 +46,7 @@ from lstmctl.evaluation.backtest import check_backtest as check_backtest
 from lstmctl.evaluation.backtest import prepare_backtest as prepare_backtest
 from lstmctl.spec import Spec
 from lstmctl.training.result import Progress
-from lstmctl.workflows.results import run_record
+from lstmctl.workflows.results import run_record, run_summary
 
 log = logging.getLogger("lstmctl")
 
@@ -95,15 +95,7 @@ class BacktestResult:
         assert bt is not None
         sig = self.backtest.pooled.significance
         return {
-            "name": self.spec.name,
-            "arch": self.spec.model.arch,
-            "repeats": len(self.rows) - len(self.failed),
-            "repeats_requested": self.spec.evaluate.repeats,
-            "metrics": self.summary.metrics,
-            "baselines": self.baselines,
-            "skill": self.summary.skill,
-            **({"best_baseline": self.best_baseline} if self.best_baseline else {}),
-            **({"season": self.season} if self.season else {}),
+            **run_summary(self),
             **({"significance": sig} if sig else {}),
             "backtest": {"settings": bt.model_dump(mode="json"), **self.backtest.to_json()},
             **run_record(self),

@@ -1,10 +1,27 @@
-"""What every run's results JSON ends with, a plain run's or a backtest's."""
+"""What every run's results JSON begins and ends with, a plain run's or a backtest's."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from lstmctl import __version__
+
+
+def run_summary(res: Any) -> dict[str, Any]:
+    """The run's name and model, its repeats' summary beside the baselines, the best
+    baseline and the season (``res``: a ``RunResult`` or a ``BacktestResult``)."""
+    spec = res.spec
+    return {
+        "name": spec.name,
+        "arch": spec.model.arch,
+        "repeats": len(res.rows) - len(res.failed),
+        "repeats_requested": spec.evaluate.repeats,
+        "metrics": res.summary.metrics,
+        "baselines": res.baselines,
+        "skill": res.summary.skill,
+        **({"best_baseline": res.best_baseline} if res.best_baseline else {}),
+        **({"season": res.season} if res.season else {}),
+    }
 
 
 def run_record(res: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lstmctl.errors import Interrupted, RunError
 from lstmctl.spec import Spec, load_spec
-from lstmctl.workflows.results import run_record
+from lstmctl.workflows.results import run_record, run_summary
 
 if TYPE_CHECKING:
     from lstmctl.training.result import Progress
@@ -81,15 +81,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         """The results shape documented in DESIGN.md (plus a few extra keys)."""
         return {
-            "name": self.spec.name,
-            "arch": self.spec.model.arch,
-            "repeats": len(self.rows) - len(self.failed),
-            "repeats_requested": self.spec.evaluate.repeats,
-            "metrics": self.summary.metrics,
-            "baselines": self.baselines,
-            "skill": self.summary.skill,
-            **({"best_baseline": self.best_baseline} if self.best_baseline else {}),
-            **({"season": self.season} if self.season else {}),
+            **run_summary(self),
             **(
                 {"per_series": self.per_series, "skipped_series": self.skipped_series}
                 if self.per_series is not None
