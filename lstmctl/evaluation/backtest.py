@@ -37,14 +37,12 @@ import numpy as np
 from lstmctl.data.folds import FoldPlan, FoldRange, backtest_test_rows, fold_ranges, plan_folds
 from lstmctl.data.prepared import Prepared
 from lstmctl.errors import SpecError
+from lstmctl.evaluation.ensemble import against_best
 from lstmctl.evaluation.evaluate import RepeatScore, season_of
 from lstmctl.evaluation.intervals import ensemble
-from lstmctl.evaluation.metrics import CLASSIFICATION_METRICS, Scale, pointwise_loss, score
-from lstmctl.evaluation.significance import share_better
-from lstmctl.evaluation.significance import verdict as dm_verdict
+from lstmctl.evaluation.metrics import CLASSIFICATION_METRICS, Scale, score
 from lstmctl.evaluation.summary import summarize
 from lstmctl.spec import Spec
-from lstmctl.spec.vocabulary import LOWER_IS_BETTER
 from lstmctl.training.result import FitResult
 
 # Called between chunks of epochs with the learning curves (training.fused.OnEpochs).
@@ -356,24 +354,12 @@ def _verdict(
     metrics = [m for m in spec.evaluate.metrics if m not in CLASSIFICATION_METRICS]
     if not metrics:
         return None
-    metric = metrics[0]
-    scored = {
-        name: s[metric]
-        for name, s in pooled.baselines.items()
-        if np.isfinite(s.get(metric, np.nan))
-    }
-    if not scored:
-        return None
-    pick = min if LOWER_IS_BETTER[metric] else max
-    best = pick(scored, key=lambda name: scored[name])
-    out = dm_verdict(
-        pointwise_loss(metric, actual, center),
-        pointwise_loss(metric, actual, baselines[best][windows]),
-        best,
+    return against_best(
+        actual,
+        center,
+        {name: forecast[windows] for name, forecast in baselines.items()},
+        pooled.baselines,
+        [r.scores for r in pooled.rows if r.error is None],
+        metrics[0],
         data.horizon,
     )
-    values = [r.scores[metric] for r in pooled.rows if r.error is None]
-    out["metric"] = metric
-    out["of"] = "ensemble"
-    out["repeats_better"] = share_better(values, scored[best])
-    return out

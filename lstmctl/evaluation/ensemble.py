@@ -171,6 +171,31 @@ def verdict(
     metric: str,
 ) -> dict[str, Any] | None:
     """The ensemble against the best baseline on ``metric``: a Diebold–Mariano test."""
+    return against_best(
+        data.actual_test,
+        center,
+        baselines,
+        baseline_scores,
+        repeat_scores,
+        metric,
+        data.horizon,
+        _loss_weights(spec, data, metric),
+    )
+
+
+def against_best(
+    actual: np.ndarray,
+    center: np.ndarray,
+    baselines: dict[str, np.ndarray],
+    baseline_scores: dict[str, dict[str, float]],
+    repeat_scores: list[dict[str, float]],
+    metric: str,
+    horizon: int,
+    weight: np.ndarray | float = 1.0,
+) -> dict[str, Any] | None:
+    """A Diebold–Mariano verdict of ``center`` against the best of ``baselines`` (their
+    forecasts of ``actual``; their scores pick the best) on ``metric``, and the share of
+    the repeats (``repeat_scores``) that beat it. ``weight`` scales each window's loss."""
     from lstmctl.evaluation.significance import share_better
     from lstmctl.evaluation.significance import verdict as dm_verdict
 
@@ -183,12 +208,11 @@ def verdict(
         return None
     pick = min if LOWER_IS_BETTER[metric] else max
     best = pick(scored, key=lambda name: scored[name])
-    weight = _loss_weights(spec, data, metric)
     out = dm_verdict(
-        pointwise_loss(metric, data.actual_test, center) * weight,
-        pointwise_loss(metric, data.actual_test, baselines[best]) * weight,
+        pointwise_loss(metric, actual, center) * weight,
+        pointwise_loss(metric, actual, baselines[best]) * weight,
         best,
-        data.horizon,
+        horizon,
     )
     values = [r[metric] for r in repeat_scores if np.isfinite(r.get(metric, np.nan))]
     out["metric"] = metric
