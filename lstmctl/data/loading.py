@@ -59,21 +59,8 @@ def load_csv(data: DataSpec) -> tuple[pd.DataFrame, list[str]]:
     """
     if data.path is None:
         raise DataError("expected a CSV file in data.path, found none", where="data.path")
-    source = str(data.path)
-    _check_names(data)
-    table = read_table(source)
-    raw = table.rows
-    time_cols = _time_columns(data.time)
-    _check_columns(raw, [*time_cols, *used_columns(data)], source, table.header)
-
-    frame = pd.DataFrame(index=raw.index)
-    for col in used_columns(data):
-        if col in data.categorical:
-            frame[col] = _categories(raw[col])
-        else:
-            frame[col] = _to_numeric(raw[col], col, source, data.coerce, table)
-    labels = time_labels(raw, time_cols, source)
-    return frame, labels
+    table, time_cols, frame = _read_values(data, [], used_columns(data))
+    return frame, time_labels(table.rows, time_cols, str(data.path))
 
 
 @dataclass
@@ -115,18 +102,9 @@ def load_long(data: DataSpec) -> LongTable:
     if data.path is None:
         raise DataError("expected data.path: a table to read", where="data.path")
     source = str(data.path)
-    _check_names(data)
-    table = read_table(source)
-    raw = table.rows
-    time_cols = _time_columns(data.time)
     series = list(data.series or [])
-    _check_columns(raw, [*series, *time_cols, *panel_columns(data)], source, table.header)
-    frame = pd.DataFrame(index=raw.index)
-    for col in panel_columns(data):
-        if col in data.categorical:
-            frame[col] = _categories(raw[col])
-        else:
-            frame[col] = _to_numeric(raw[col], col, source, data.coerce, table)
+    table, time_cols, frame = _read_values(data, series, panel_columns(data))
+    raw = table.rows
     if not series:  # one series (known or calendar inputs): a panel of one
         times, labels = _long_times(raw, time_cols, source)
         return LongTable(frame, np.full(len(frame), ONE_SERIES, dtype=object), times, labels)
@@ -143,6 +121,27 @@ def load_long(data: DataSpec) -> LongTable:
         ids = pd.concat(parts, axis=1).astype(str).agg("/".join, axis=1)
     times, labels = _long_times(raw, time_cols, source)
     return LongTable(frame, ids.to_numpy(dtype=object), times, labels)
+
+
+def _read_values(
+    data: DataSpec, leading: Sequence[str], columns: Sequence[str]
+) -> tuple[Table, list[str], pd.DataFrame]:
+    """``data.path`` read and checked for the ``leading`` (series), time and value
+    ``columns``: the table, the time columns, and the value columns (numeric ones as
+    float64, categorical ones as text) indexed by CSV line (or Parquet row)."""
+    source = str(data.path)
+    _check_names(data)
+    table = read_table(source)
+    raw = table.rows
+    time_cols = _time_columns(data.time)
+    _check_columns(raw, [*leading, *time_cols, *columns], source, table.header)
+    frame = pd.DataFrame(index=raw.index)
+    for col in columns:
+        if col in data.categorical:
+            frame[col] = _categories(raw[col])
+        else:
+            frame[col] = _to_numeric(raw[col], col, source, data.coerce, table)
+    return table, time_cols, frame
 
 
 def _long_times(
