@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -80,6 +80,9 @@ class LongTable:
     labels: np.ndarray
 
 
+# Rows of text made numbers at a time (see :func:`_numbers`).
+_NUMBER_ROWS = 10_000
+
 # The id of the one series of a table without data.series read as a panel (data.known,
 # data.calendar): a constant, so new rows (`update`) and saved models agree on it.
 ONE_SERIES = "series"
@@ -108,19 +111,53 @@ def load_long(data: DataSpec) -> LongTable:
     if not series:  # one series (known or calendar inputs): a panel of one
         times, labels = _long_times(raw, time_cols, source)
         return LongTable(frame, np.full(len(frame), ONE_SERIES, dtype=object), times, labels)
-    parts = [_categories(raw[c]) for c in series]
-    for c, part in zip(series, parts, strict=True):
-        empty = part.isna().to_numpy()
+    ids = _series_ids(raw, series, source)
+    times, labels = _long_times(raw, time_cols, source)
+    return LongTable(frame, ids, times, labels)
+
+
+def _series_ids(raw: pd.DataFrame, series: Sequence[str], source: str) -> np.ndarray:
+    """Each row's series id as text, several series columns joined by "/".
+
+    Each distinct value is made text once and the rows share those strings: a
+    table holds many rows of few series, and a string per row would take
+    several times the table's own memory.
+    """
+    codes, names = [], []
+    for c in series:
+        values = raw[c]
+        if pd.api.types.is_float_dtype(values):  # 0.0 and -0.0 are one value, two texts
+            values = _categories(values)
+        code, uniques = pd.factorize(values)
+        empty = code < 0
         if empty.any():
             raise DataError(
                 "expected a series id in every row, found an empty field",
                 where=f"{source}: column {c}, {_at(raw.index, int(np.argmax(empty)))}",
             )
-    ids = parts[0].astype(str)
-    if len(parts) > 1:  # several id columns: "store/item"
-        ids = pd.concat(parts, axis=1).astype(str).agg("/".join, axis=1)
-    times, labels = _long_times(raw, time_cols, source)
-    return LongTable(frame, ids.to_numpy(dtype=object), times, labels)
+        codes.append(code)
+        names.append(_categories(pd.Series(uniques)).astype(str).to_numpy(dtype=object))
+    if len(series) == 1:
+        return names[0][codes[0]]
+    # several id columns: "store/item", joined once for each combination found
+    pairs, at = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+    joined = ["/".join(n[k] for n, k in zip(names, row, strict=True)) for row in pairs]
+    return np.asarray(joined, dtype=object)[at.reshape(-1)]
+
+
+def _per_value(values: pd.Series, convert: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``convert(values)``, computed once for each distinct value: a time repeats in
+    every series, and pandas makes a Python string of each value it parses."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    out = convert(pd.Series(uniques))
+    return pd.Series(out.array.take(codes), index=values.index, name=values.name)
+
+
+def _shared_text(values: pd.Series) -> np.ndarray:
+    """``values.to_numpy(dtype=object)``, each distinct string made once (see
+    :func:`_series_ids`): a time label repeats in every series."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(uniques, dtype=object)[codes]
 
 
 def _read_values(
@@ -167,18 +204,18 @@ def _long_times(
         if pd.api.types.is_datetime64_any_dtype(col):
             return col, np.asarray(_format(col), dtype=object)
         return col.astype(np.float64), col.astype(str).to_numpy(dtype=object)
-    text = col.fillna("").astype(str).str.strip()
+    text = _per_value(col, lambda v: v.fillna("").astype(str).str.strip())
     stamps = _parse(text, raw.index, time_cols, source)
     if stamps is None:
-        numbers = pd.to_numeric(text, errors="coerce")
+        numbers = _per_value(text, lambda v: pd.to_numeric(v, errors="coerce"))
         if numbers.isna().any():
             i = int(np.argmax(numbers.isna().to_numpy()))
             raise DataError(
                 f"expected a date or a number to order each series by, found {text.iloc[i]!r}",
                 where=f"{source}: column {time_cols[0]}, {_at(raw.index, i)}",
             )
-        return numbers.astype(np.float64), text.to_numpy(dtype=object)
-    return stamps, text.to_numpy(dtype=object)
+        return numbers.astype(np.float64), _shared_text(text)
+    return stamps, _shared_text(text)
 
 
 def _time_columns(time: str | list[str] | None) -> list[str]:
@@ -238,7 +275,7 @@ def _to_numeric(values: pd.Series, col: str, source: str, coerce: bool, table: T
     if pd.api.types.is_numeric_dtype(values):  # Parquet numbers are numbers already
         out = pd.Series(values.to_numpy(dtype=np.float64, na_value=np.nan), index=values.index)
     else:
-        out = pd.to_numeric(_decimal_points(values, table), errors="coerce").astype(np.float64)
+        out = _numbers(_decimal_points(values, table))
     bad = (out.isna() & values.notna()).to_numpy()
     if bad.any() and not coerce:
         i = int(np.argmax(bad))
@@ -255,6 +292,28 @@ def _to_numeric(values: pd.Series, col: str, source: str, coerce: bool, table: T
             where=f"{source}: column {col}, {_at(values.index, i)}",
         )
     return out
+
+
+def _numbers(text: pd.Series) -> pd.Series:
+    """``pd.to_numeric(text, errors="coerce")`` as float64, read ``_NUMBER_ROWS`` rows at
+    a time: it makes a Python string of every value it reads, several times the
+    text's own memory for a whole column.
+
+    Each value parses alone, so the slices give the whole column's numbers when
+    every slice reads as the same kind: all floats, or all integers. Otherwise
+    (integers in some slices only, integers past int64, where the whole column
+    reads differently) the column is read whole.
+    """
+    step = _NUMBER_ROWS
+    parts = [
+        pd.to_numeric(text.iloc[i : i + step], errors="coerce") for i in range(0, len(text), step)
+    ]
+    kinds = {str(part.dtype) for part in parts}
+    if kinds in ({"float64"}, {"int64"}):
+        out = pd.concat(parts).astype(np.float64)
+        if not (np.abs(out.to_numpy()) >= 2.0**63).any():
+            return out
+    return pd.to_numeric(text, errors="coerce").astype(np.float64)
 
 
 def _decimal_points(values: pd.Series, table: Table) -> pd.Series:
@@ -339,7 +398,7 @@ def _parse(
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stamps = pd.to_datetime(text, format=fmt, errors="coerce")
+        stamps = _per_value(text, lambda v: pd.to_datetime(v, format=fmt, errors="coerce"))
     bad = stamps.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))

@@ -19,6 +19,8 @@ import contextlib
 import csv
 import io
 import itertools
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,7 @@ __all__ = [
     "Table",
     "check_fields",
     "read_table",
+    "release_arrow_memory",
     "read_text_file",
     "sniff_delimiter",
 ]
@@ -47,6 +50,8 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # one, few enough that a large file costs nothing extra.
 _SAMPLE_CHARS = 64 * 1024
 _SAMPLE_ROWS = 50
+# Rows pandas parses at a time (see :func:`_read_csv`).
+_CHUNK_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,19 @@ def read_table(source: str) -> Table:
     if path.suffix.lower() in PARQUET_SUFFIXES:
         return _read_parquet(path, source)
     return _read_csv(source)
+
+
+def release_arrow_memory() -> None:
+    """Hand back to the system what pyarrow's memory pool holds unused.
+
+    pandas keeps text in pyarrow arrays, and the pool keeps what they freed for
+    itself: memory numpy and Python cannot reuse, so a large table read stays
+    in the process's footprint after its text is gone. Nothing to do when
+    pyarrow was never imported.
+    """
+    pa = sys.modules.get("pyarrow")
+    if pa is not None:
+        pa.default_memory_pool().release_unused()
 
 
 # --------------------------------------------------------------------------- CSV
@@ -143,7 +161,7 @@ def check_fields(text: str, source: str, delimiter: str = ",") -> list[str]:
     pandas reads a short row as missing values and, when every row has one field
     more than the header, the first column as an index: both shift data silently.
     """
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(_lines(text), delimiter=delimiter)
     try:
         header = next(reader, [])
         for row in reader:
@@ -165,19 +183,36 @@ def check_fields(text: str, source: str, delimiter: str = ",") -> list[str]:
     return header
 
 
+def _lines(text: str) -> Iterator[str]:
+    """``text``'s lines, each with its "\\n", as a StringIO gives them (which would copy
+    the text at four bytes a character)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
 def _read_csv(source: str) -> Table:
     """The rows (indexed by CSV line, as text) and the header's names as written."""
     text = read_text_file(Path(source), source)
     delimiter = sniff_delimiter(text)
     header = check_fields(text, source, delimiter)
+    # Bytes, not a StringIO (four bytes a character); read in chunks, so the
+    # parser's Python strings of one chunk, not of the whole file, exist at once.
+    data = io.BytesIO(text.encode("utf-8"))
+    del text
     try:
-        raw = pd.read_csv(
-            io.StringIO(text),
+        with pd.read_csv(
+            data,
             sep=delimiter,
             dtype=str,
             skip_blank_lines=False,
             keep_default_na=True,
-        )
+            chunksize=_CHUNK_ROWS,
+        ) as chunks:
+            raw = pd.concat(list(chunks))
     except pd.errors.EmptyDataError:
         raise DataError(
             "expected a header line and data rows, found an empty file", source
@@ -187,7 +222,9 @@ def _read_csv(source: str) -> Table:
     # Line numbers: the header is line 1. Blank lines are read as all-missing rows
     # (so the numbering stays right) and then left out.
     raw.index = pd.RangeIndex(2, 2 + len(raw), name="line")
-    raw = raw[raw.notna().any(axis=1)]
+    filled = raw.notna().any(axis=1)
+    if not filled.all():  # selecting copies every column: only when there are blank lines
+        raw = raw[filled]
     if raw.empty:
         raise DataError("expected data rows after the header line, found none", where=source)
     return Table(raw, header, delimiter)

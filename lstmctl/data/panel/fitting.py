@@ -79,21 +79,18 @@ def fit_pipelines(kept: Sequence[FittedSeries], data: DataSpec) -> None:
     """Fit every series' pipeline on its training rows, then share the encoder (and,
     with ``scale.per: global``, the scalers) across the series."""
     for fs in kept:
-        fs.pipeline.fit(fs.rows.frame.iloc[: fs.split.n_fit_])
+        fs.pipeline.fit(_train(fs))
     first = kept[0].pipeline
-    train = [fs.rows.frame.iloc[: fs.split.n_fit_] for fs in kept]
-    encoder = OneHot(
-        first.categorical, missing_as_nan=first.mask_value is not None, source=first.source
-    ).fit(pd.concat(train))
+    encoder = _shared_encoder(kept)
     if data.scale.per == "global":
         targets = np.vstack(
             [
-                fs.pipeline.target_stages(t[fs.pipeline.targets].to_numpy(np.float64))[-1]
-                for fs, t in zip(kept, train, strict=True)
+                fs.pipeline.target_stages(_train(fs)[fs.pipeline.targets].to_numpy(np.float64))[-1]
+                for fs in kept
             ]
         )
         numeric = first.numeric_features
-        feats = np.vstack([t[numeric].to_numpy(np.float64) for t in train])
+        feats = np.vstack([_train(fs)[numeric].to_numpy(np.float64) for fs in kept])
         target_scaler = _scaler(data, first.targets).fit(targets)
         feature_scaler = _scaler(data, numeric).fit(feats)
     for fs in kept:
@@ -102,6 +99,26 @@ def fit_pipelines(kept: Sequence[FittedSeries], data: DataSpec) -> None:
         p.input_names_ = [*p.numeric, *encoder.names_]
         if data.scale.per == "global":
             p.target_scaler_, p.feature_scaler_ = target_scaler, feature_scaler
+
+
+def _train(fs: FittedSeries) -> pd.DataFrame:
+    """The series' training rows (what its pipeline is fitted on)."""
+    return fs.rows.frame.iloc[: fs.split.n_fit_]
+
+
+def _shared_encoder(kept: Sequence[FittedSeries]) -> OneHot:
+    """The one-hot encoder fitted on the training rows of all series.
+
+    It reads only the categorical columns: without any, the training rows of
+    all series are not copied into one frame.
+    """
+    first = kept[0].pipeline
+    encoder = OneHot(
+        first.categorical, missing_as_nan=first.mask_value is not None, source=first.source
+    )
+    if not first.categorical:
+        return encoder.fit(_train(kept[0]))
+    return encoder.fit(pd.concat([_train(fs)[first.categorical] for fs in kept]))
 
 
 def _scaler(data: DataSpec, names: Sequence[str]) -> Scaler:

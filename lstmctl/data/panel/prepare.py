@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from lstmctl.data.calendar import CALENDAR_FEATURES, calendar_features
-from lstmctl.data.loading import LongTable, load_long
+from lstmctl.data.loading import load_long
 from lstmctl.data.panel.fitting import (
     FittedSeries,
     Static,
@@ -41,7 +41,9 @@ from lstmctl.data.panel.fitting import (
 )
 from lstmctl.data.panel.gaps import fill_gaps
 from lstmctl.data.panel.table import SeriesRows, split_series
+from lstmctl.data.pipeline import Transformed
 from lstmctl.data.prepared import Panel, Prepared, Series
+from lstmctl.data.reading import release_arrow_memory
 from lstmctl.data.splits import RowSplit
 from lstmctl.data.window_index import IndexedWindows, held_nbytes
 from lstmctl.data.windows import Windower
@@ -60,11 +62,13 @@ def prepare_panel(spec: Spec) -> Prepared:
     """Everything the models and the scoring need from a long table of many series."""
     data = spec.data
     source = str(data.path)
-    table, kept, skipped, static = fit_panel(spec)
-    cut = [_cut(fs, spec, static, k) for k, fs in enumerate(kept)]
+    raw, kept, skipped, static = fit_panel(spec)
+    ids = [fs.rows.id for fs in kept]
+    mask_value = kept[0].pipeline.mask_value
+    cut, rows, targets = _cut_all(kept, spec, static)
     names = cut[0].names
-    _check_fits(cut)
-    X, y = _index(cut, data.window.lookback, data.window.horizon)
+    _check_fits(cut, rows, targets)
+    X, y = _index(cut, rows, targets, data.window.lookback, data.window.horizon)
     which = {}
     for part in PARTS:
         which[part] = np.concatenate(
@@ -72,16 +76,16 @@ def prepare_panel(spec: Spec) -> Prepared:
         )
     if not len(X["train"]):
         raise DataError("expected at least one complete training window, found none", where=source)
-    _log_memory(table.frame, X, y)
+    _log_memory(raw, X, y)
     panel = Panel(
-        ids=[fs.rows.id for fs in kept],
+        ids=ids,
         series=[c.series for c in cut],
         test_series=which["test"],
         val_series=which["val"],
         skipped=skipped,
     )
     state: dict[str, Any] = {
-        "series": {"count": len(kept), "ids": panel.ids, "skipped": skipped},
+        "series": {"count": len(ids), "ids": panel.ids, "skipped": skipped},
         "scale_per": data.scale.per or "series",
         "inputs": names,
         "windows": {k: int(len(v)) for k, v in X.items()},
@@ -102,28 +106,31 @@ def prepare_panel(spec: Spec) -> Prepared:
         test_labels=[v for c in cut for v in c.test_labels],
         actual_val=np.concatenate([c.actual["val"] for c in cut]),
         inverse_val=PanelInverse([c.inverse["val"] for c in cut]),
-        mask_value=kept[0].pipeline.mask_value,
+        mask_value=mask_value,
         state=state,
         panel=panel,
         series_embedding=None
         if spec.model.series_embedding is None
-        else (len(kept), int(spec.model.series_embedding)),
+        else (len(ids), int(spec.model.series_embedding)),
     )
 
 
-def fit_panel(
-    spec: Spec,
-) -> tuple[LongTable, list[FittedSeries], dict[str, str], Static]:
-    """The table read, each series cleaned, split and its pipeline fitted, the static
+def fit_panel(spec: Spec) -> tuple[int, list[FittedSeries], dict[str, str], Static]:
+    """Each series of the table cleaned, split and its pipeline fitted, the static
     inputs fitted: what :func:`prepare_panel` windows and ``finalize`` saves
-    (:class:`~lstmctl.data.panel.state.PanelPipelines`)."""
+    (:class:`~lstmctl.data.panel.state.PanelPipelines`); first, the bytes the table's
+    values took as read (what the windows' memory is logged beside)."""
     _check_spec(spec)
     table = load_long(spec.data)
-    series = fill_gaps(split_series(table, spec.data), spec.data)
+    raw = int(table.frame.memory_usage(deep=True).sum())
+    release_arrow_memory()  # the file's text, as read, is gone
+    series = split_series(table, spec.data)
+    del table  # every series has its own rows now: the table's are freed
+    series = fill_gaps(series, spec.data)
     kept, skipped = _clean_and_split(series, spec)
     fit_pipelines(kept, spec.data)
     static = Static(spec.data).fit(kept)
-    return table, kept, skipped, static
+    return raw, kept, skipped, static
 
 
 def _check_spec(spec: Spec) -> None:
@@ -162,12 +169,17 @@ def _check_spec(spec: Spec) -> None:
 def _clean_and_split(
     series: list[SeriesRows], spec: Spec
 ) -> tuple[list[FittedSeries], dict[str, str]]:
-    """Each series cleaned and split; those too short are an error or skipped (listed)."""
+    """Each series cleaned and split; those too short are an error or skipped (listed).
+
+    ``series`` is emptied as it goes: a series' rows as read are freed once cleaned.
+    """
     data = spec.data
     source = str(data.path)
     kept: list[FittedSeries] = []
     short: dict[str, str] = {}
-    for rows in series:
+    series.reverse()
+    while series:
+        rows = series.pop()
         named = f"{source}: series {rows.id!r}" if data.series else source
         pipeline = series_pipeline(data, named)
         observed = rows.frame[list(data.target)].notna().all(axis=1)
@@ -180,7 +192,10 @@ def _clean_and_split(
                 f"like {rows.labels[0]!r}",
                 where=f"{source}: column {data.time}",
             )
-        cleaned = SeriesRows(rows.id, frame, rows.times.iloc[at], [rows.labels[i] for i in at])
+        if len(at) == len(rows.frame):  # no row dropped: the times and labels are the same
+            cleaned = SeriesRows(rows.id, frame, rows.times, rows.labels)
+        else:
+            cleaned = SeriesRows(rows.id, frame, rows.times.iloc[at], [rows.labels[i] for i in at])
         try:
             split = RowSplit(data.split.test, data.split.validation).fit(len(frame))
             split.check(data.window.lookback, data.window.horizon, pipeline.lags)
@@ -206,9 +221,8 @@ class _Cut:
     """One series' windows by part, and what scoring needs of its test part."""
 
     names: list[str]
-    # The series' rows in model space (float32): what its windows are gathered from.
-    inputs: np.ndarray
-    targets: np.ndarray
+    # The series' rows (in model space, in the rows of all series: see _cut_all).
+    n_rows: int
     # The origin (last input row) of each window of each part.
     origins: dict[str, np.ndarray]
     actual: dict[str, np.ndarray]
@@ -219,9 +233,37 @@ class _Cut:
     imputed: int
 
 
-def _cut(fs: FittedSeries, spec: Spec, static: Static, index: int) -> _Cut:
+def _cut_all(
+    kept: list[FittedSeries], spec: Spec, static: Static
+) -> tuple[list[_Cut], np.ndarray, np.ndarray]:
+    """Every series' :func:`_cut`, in order, and the model-space rows of all series
+    stacked (inputs, targets; float32), what the windows are gathered from.
+
+    Each series' rows are written into the stack as it is cut, not kept apart
+    and then copied. ``kept`` is emptied as it goes: a series' cleaned frame is
+    freed once its rows are in model space (its pipeline and labels live on in
+    the cut).
+    """
+    total = sum(len(fs.rows.frame) for fs in kept)
+    out: list[_Cut] = []
+    rows = targets = np.zeros((0, 0), dtype=np.float32)
+    start = 0
+    kept.reverse()
+    while kept:
+        cut, t = _cut(kept.pop(), spec, static, len(out))
+        if not out:
+            rows = np.empty((total, t.inputs.shape[1]), dtype=np.float32)
+            targets = np.empty((total, t.targets.shape[1]), dtype=np.float32)
+        rows[start : start + cut.n_rows] = t.inputs
+        targets[start : start + cut.n_rows] = t.targets
+        start += cut.n_rows
+        out.append(cut)
+    return out, rows, targets
+
+
+def _cut(fs: FittedSeries, spec: Spec, static: Static, index: int) -> tuple[_Cut, Transformed]:
     """Window the ``index``-th series alone and assign each window to train, validation
-    or test."""
+    or test; and its rows in model space."""
     data = spec.data
     horizon = data.window.horizon
     t, names = panel_inputs(fs, data, static)
@@ -242,10 +284,9 @@ def _cut(fs: FittedSeries, spec: Spec, static: Static, index: int) -> _Cut:
     actual = {k: original[at[k][:, None] + np.arange(1, horizon + 1)[None, :]] for k in at}
     last_seen = pd.DataFrame(original).ffill().to_numpy()
     persistence = np.repeat(last_seen[at["test"]][:, None, :], horizon, axis=1)
-    return _Cut(
+    cut = _Cut(
         names=names,
-        inputs=t.inputs.astype(np.float32),
-        targets=t.targets.astype(np.float32),
+        n_rows=len(t.inputs),
         origins={k: origins[parts[k]] for k in PARTS},
         actual={
             k: np.asarray(v, dtype=np.float64).reshape(-1, horizon, original.shape[1])
@@ -258,17 +299,18 @@ def _cut(fs: FittedSeries, spec: Spec, static: Static, index: int) -> _Cut:
             values=np.asarray(original, dtype=np.float64),
             n_insample=fs.split.n_train_,
             test_origins=at["test"],
-            labels=list(fs.rows.labels),
+            labels=fs.rows.labels,
         ),
         imputed=n_imputed,
     )
+    return cut, t
 
 
-def _check_fits(cut: list[_Cut]) -> None:
+def _check_fits(cut: list[_Cut], inputs: np.ndarray, targets: np.ndarray) -> None:
     """SpecError when every series' rows and window indices would not fit in memory."""
     n = sum(len(o) for c in cut for o in c.origins.values())
-    rows = sum(len(c.inputs) for c in cut)
-    n_in, n_out = cut[0].inputs.shape[1], cut[0].targets.shape[1]
+    rows = len(inputs)
+    n_in, n_out = inputs.shape[1], targets.shape[1]
     check_fits(
         4 * rows * (n_in + n_out) + 2 * 8 * n,
         where="data.series",
@@ -277,7 +319,7 @@ def _check_fits(cut: list[_Cut]) -> None:
 
 
 def _index(
-    cut: list[_Cut], lookback: int, horizon: int
+    cut: list[_Cut], rows: np.ndarray, targets: np.ndarray, lookback: int, horizon: int
 ) -> tuple[dict[str, IndexedWindows], dict[str, IndexedWindows]]:
     """Every part's windows, series after series, as start indices into the rows of all
     series stacked (inputs and targets): nothing is copied per window.
@@ -285,9 +327,7 @@ def _index(
     A window of origin ``o`` in a series whose rows begin at ``offset`` reads inputs
     from row ``offset + o - lookback + 1`` and targets from row ``offset + o + 1``.
     """
-    rows = np.concatenate([c.inputs for c in cut])
-    targets = np.concatenate([c.targets for c in cut])
-    offsets = np.cumsum([0, *(len(c.inputs) for c in cut)])[:-1]
+    offsets = np.cumsum([0, *(c.n_rows for c in cut)])[:-1]
     X, y = {}, {}
     for part in PARTS:
         o = np.concatenate(
@@ -298,13 +338,10 @@ def _index(
     return X, y
 
 
-def _log_memory(
-    frame: pd.DataFrame, X: dict[str, IndexedWindows], y: dict[str, IndexedWindows]
-) -> None:
+def _log_memory(raw: int, X: dict[str, IndexedWindows], y: dict[str, IndexedWindows]) -> None:
     parts = [*X.values(), *y.values()]
     held = held_nbytes(parts)
     copies = sum(a.materialized_nbytes for a in parts)
-    raw = int(frame.memory_usage(deep=True).sum())
     log.info(
         "panel: the table takes %s, the windows %s by index (%.1f times; %s as copies)",
         human(raw),
