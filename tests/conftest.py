@@ -9,12 +9,26 @@ from pathlib import Path
 # in subprocesses, because Keras picks its backend once per process.
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The tests fit hundreds of tiny models, each compiled once and run for a few
+# steps: XLA's optimizing passes cost more than they save there (a third of the
+# suite's CPU time). Results agree with optimized programs to the golden tests'
+# tolerance; runs, reproductions and benchmarks keep XLA's defaults.
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+)
 
 import numpy as np
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_temp(factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test run that every xdist worker sees (the run's own, above each
+    worker's): for what is built once and read by all, such as JAX's compile cache."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 def write_tiny_csv(folder: Path) -> Path:

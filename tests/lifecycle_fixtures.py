@@ -1,12 +1,20 @@
-"""Saved models shared by the life-cycle tests (trained once per test session)."""
+"""Saved models shared by the life-cycle tests (trained once per test session).
+
+Once per session, not once per xdist worker: the first worker to need a model
+trains it under a file lock in a folder both workers share, the other finds it
+there. The tests only read these models (those that change one copy it first).
+"""
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from conftest import shared_temp
 
 
 def series_csv(path: Path, n: int = 48, seed: int = 0) -> Path:
@@ -45,7 +53,19 @@ def spec_file(path: Path, csv: Path, **model: object) -> Path:
 
 @pytest.fixture(scope="session")
 def lifecycle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("lifecycle")
+    folder = shared_temp(tmp_path_factory) / "lifecycle"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _once(folder: Path, name: str, build: Callable[[], Path]) -> Path:
+    """``build()``'s model, built by the first worker that asks and found by the others."""
+    done = folder / f"{name}.done"
+    with open(folder / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            done.write_text(str(build()))
+    return Path(done.read_text())
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +73,12 @@ def saved_plain(lifecycle_dir: Path) -> Path:
     """A stateless model, finalized without ONNX (Keras engine)."""
     from lstmctl.workflows.finalize import finalize
 
-    csv = series_csv(lifecycle_dir / "series.csv")
-    spec = spec_file(lifecycle_dir / "plain.yaml", csv)
-    return finalize(spec, lifecycle_dir / "saved" / "plain", onnx=False).path
+    def build() -> Path:
+        csv = series_csv(lifecycle_dir / "series.csv")
+        spec = spec_file(lifecycle_dir / "plain.yaml", csv)
+        return finalize(spec, lifecycle_dir / "saved" / "plain", onnx=False).path
+
+    return _once(lifecycle_dir, "plain", build)
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +86,9 @@ def saved_stateful(lifecycle_dir: Path) -> Path:
     """A stateful model exported to ONNX (its LSTM states are ONNX inputs and outputs)."""
     from lstmctl.workflows.finalize import finalize
 
-    csv = series_csv(lifecycle_dir / "series2.csv", seed=1)
-    spec = spec_file(lifecycle_dir / "stateful.yaml", csv, stateful=True)
-    return finalize(spec, lifecycle_dir / "saved" / "stateful", onnx=True).path
+    def build() -> Path:
+        csv = series_csv(lifecycle_dir / "series2.csv", seed=1)
+        spec = spec_file(lifecycle_dir / "stateful.yaml", csv, stateful=True)
+        return finalize(spec, lifecycle_dir / "saved" / "stateful", onnx=True).path
+
+    return _once(lifecycle_dir, "stateful", build)

@@ -3,9 +3,10 @@
 Keras picks its backend once per process, so the TensorFlow path runs in a
 child process. Starting TensorFlow costs seconds of every test that does it:
 here one ``lstmctl run`` with ``compare:`` variants serves every check of the
-path — the fused trainer's distribution of skill against Keras ``fit``, a
-stateful model walked forward with a batch-1 twin, and the architectures that
-add something new to the plain path (a custom layer, image frames, attention).
+path — the fused trainer's distribution of skill against Keras ``fit`` (its
+repeats spread over two worker processes, ``train.jobs: 2``), a stateful model
+walked forward with a batch-1 twin, and the architectures that add something
+new to the plain path (a custom layer, image frames, attention).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from conftest import tiny_raw_spec, write_spec, write_tiny_csv
 # The fused run the Keras one is compared with (same data, same settings).
 EQUIVALENCE = ["evaluate.repeats=6", "train.epochs=15"]
 VARIANTS: list[list[str]] = [
-    EQUIVALENCE,
+    [*EQUIVALENCE, "train.jobs=2"],
     ["model.stateful=true", "train.batch_size=4"],
     [
         "data={problem: cumsum, params: {samples: 30}, split: {test: 6}}",
@@ -76,6 +77,15 @@ def test_tensorflow_backend_runs_the_plain_keras_path(tf_run: dict[str, Any]) ->
     assert stateful["trainer"] == "keras" and stateful["repeats"] == 2
     assert all(v > 0 for v in stateful["metrics"]["rmse"]["values"])
     assert tf_run["stderr"] == "", tf_run["stderr"]  # TensorFlow's log noise is silenced
+
+
+def test_jobs_spread_keras_repeats_over_worker_processes(tf_run: dict[str, Any]) -> None:
+    spread = tf_run["results"][0]
+    # Fitted in two processes, reported in order, each under its own seed.
+    assert [r["repeat"] for r in spread["per_repeat"]] == [1, 2, 3, 4, 5, 6]
+    assert [r["seed"] for r in spread["per_repeat"]] == [1, 2, 3, 4, 5, 6]
+    values = spread["metrics"]["rmse"]["values"]
+    assert len(set(values)) == 6 and all(v > 0 for v in values)
 
 
 def test_fused_and_keras_fit_agree_over_repeats(tf_run: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tiny_raw_spec, write_spec
+from conftest import shared_temp, tiny_raw_spec, write_spec
 
 from lstmctl.api import tune, validate
 from lstmctl.errors import SpecError
@@ -16,7 +16,7 @@ from lstmctl.errors import SpecError
 @pytest.fixture(autouse=True)
 def shared_compile_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
     # The trials and the backtest runs of the same shapes compile once.
-    monkeypatch.setenv("LSTMCTL_JAX_CACHE", str(tmp_path_factory.getbasetemp() / "jax-cache"))
+    monkeypatch.setenv("LSTMCTL_JAX_CACHE", str(shared_temp(tmp_path_factory) / "jax-cache"))
 
 
 def backtest_tune_spec(

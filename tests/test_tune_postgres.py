@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, shared_temp
 from test_tune import tune_spec
 from test_tune_workers import LRS, lstmctl
 
@@ -45,7 +45,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def shared_compile_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    monkeypatch.setenv("LSTMCTL_JAX_CACHE", str(tmp_path_factory.getbasetemp() / "jax-cache"))
+    monkeypatch.setenv("LSTMCTL_JAX_CACHE", str(shared_temp(tmp_path_factory) / "jax-cache"))
 
 
 def test_two_workers_split_a_postgresql_study(

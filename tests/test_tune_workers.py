@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import shared_temp
 from test_tune import tune_spec
 
 from lstmctl.api import tune
@@ -23,7 +24,7 @@ LRS = [0.002, 0.005, 0.01, 0.02]
 
 @pytest.fixture(autouse=True)
 def shared_compile_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
-    monkeypatch.setenv("LSTMCTL_JAX_CACHE", str(tmp_path_factory.getbasetemp() / "jax-cache"))
+    monkeypatch.setenv("LSTMCTL_JAX_CACHE", str(shared_temp(tmp_path_factory) / "jax-cache"))
 
 
 def lstmctl(*args: str, **kw: Any) -> subprocess.Popen[str]:
