@@ -136,3 +136,33 @@ def test_a_trial_whose_worker_went_silent_is_queued_again(tmp_path: Path) -> Non
     assert st.superseded(trials) == {0} and st.counted(study) == 0
     again = st.pop_waiting(study)
     assert again.number == 1 and st.pop_waiting(study) is None
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        "(sqlite3.IntegrityError) UNIQUE constraint failed: alembic_version.version_num",
+        "(sqlite3.OperationalError) database is locked",
+        '(sqlite3.OperationalError) table "studies" already exists',
+    ],
+)
+def test_a_worker_that_loses_the_race_to_create_the_study_tables_tries_again(
+    lost: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lstmctl.tuning import storage
+
+    calls: list[str] = []
+
+    def rdb(url: str, **kw: Any) -> str:
+        calls.append(url)
+        if len(calls) == 1:
+            raise SQLAlchemyError(lost)
+        return "opened"
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", rdb)
+    monkeypatch.setattr(storage.time, "sleep", lambda s: None)
+    assert storage.open_storage("sqlite:///study.db") == "opened"
+    assert len(calls) == 2

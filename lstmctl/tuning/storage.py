@@ -54,6 +54,10 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# What the loser of the race to create a new study database sees (see open_storage).
+_RACING = ("already exists", "duplicate key", "unique constraint failed", "database is locked")
+
+
 def open_storage(url: str) -> Any:
     """Optuna RDB storage with heartbeats (lost trials are queued again)."""
     import optuna
@@ -79,9 +83,11 @@ def open_storage(url: str) -> Any:
                     )
             except SQLAlchemyError as e:
                 # Workers started together on an empty database race to create
-                # Optuna's tables; the loser sees "already exists": try again.
+                # Optuna's tables; the loser sees "already exists" (SQLite: a
+                # failed UNIQUE constraint on the schema's version, or a lock held
+                # past the timeout while the winner migrates): try again.
                 text = str(e).lower()
-                racing = "already exists" in text or "duplicate key" in text
+                racing = any(m in text for m in _RACING)
                 if not racing or attempt == 5:
                     raise
                 time.sleep(0.2 + random.random() * (attempt + 1))
