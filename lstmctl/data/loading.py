@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,14 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from lstmctl.data.reading import Table, check_fields, read_table, read_text_file
+from lstmctl.data.values import (
+    categories,
+    per_value,
+    row_at,
+    row_unit,
+    shared_text,
+    to_numeric,
+)
 from lstmctl.errors import DataError
 
 if TYPE_CHECKING:  # annotations only: `predict` reads rows without pydantic
@@ -80,9 +88,6 @@ class LongTable:
     labels: np.ndarray
 
 
-# Rows of text made numbers at a time (see :func:`_numbers`).
-_NUMBER_ROWS = 10_000
-
 # The id of the one series of a table without data.series read as a panel (data.known,
 # data.calendar): a constant, so new rows (`update`) and saved models agree on it.
 ONE_SERIES = "series"
@@ -127,37 +132,22 @@ def _series_ids(raw: pd.DataFrame, series: Sequence[str], source: str) -> np.nda
     for c in series:
         values = raw[c]
         if pd.api.types.is_float_dtype(values):  # 0.0 and -0.0 are one value, two texts
-            values = _categories(values)
+            values = categories(values)
         code, uniques = pd.factorize(values)
         empty = code < 0
         if empty.any():
             raise DataError(
                 "expected a series id in every row, found an empty field",
-                where=f"{source}: column {c}, {_at(raw.index, int(np.argmax(empty)))}",
+                where=f"{source}: column {c}, {row_at(raw.index, int(np.argmax(empty)))}",
             )
         codes.append(code)
-        names.append(_categories(pd.Series(uniques)).astype(str).to_numpy(dtype=object))
+        names.append(categories(pd.Series(uniques)).astype(str).to_numpy(dtype=object))
     if len(series) == 1:
         return names[0][codes[0]]
     # several id columns: "store/item", joined once for each combination found
     pairs, at = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
     joined = ["/".join(n[k] for n, k in zip(names, row, strict=True)) for row in pairs]
     return np.asarray(joined, dtype=object)[at.reshape(-1)]
-
-
-def _per_value(values: pd.Series, convert: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """``convert(values)``, computed once for each distinct value: a time repeats in
-    every series, and pandas makes a Python string of each value it parses."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    out = convert(pd.Series(uniques))
-    return pd.Series(out.array.take(codes), index=values.index, name=values.name)
-
-
-def _shared_text(values: pd.Series) -> np.ndarray:
-    """``values.to_numpy(dtype=object)``, each distinct string made once (see
-    :func:`_series_ids`): a time label repeats in every series."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return np.asarray(uniques, dtype=object)[codes]
 
 
 def _read_values(
@@ -175,9 +165,9 @@ def _read_values(
     frame = pd.DataFrame(index=raw.index)
     for col in columns:
         if col in data.categorical:
-            frame[col] = _categories(raw[col])
+            frame[col] = categories(raw[col])
         else:
-            frame[col] = _to_numeric(raw[col], col, source, data.coerce, table)
+            frame[col] = to_numeric(raw[col], col, source, data.coerce, table)
     return table, time_cols, frame
 
 
@@ -199,23 +189,24 @@ def _long_times(
         if missing.any():
             raise DataError(
                 "expected a time in every row, found an empty field",
-                where=f"{source}: column {time_cols[0]}, {_at(raw.index, int(np.argmax(missing)))}",
+                where=f"{source}: column {time_cols[0]}, "
+                f"{row_at(raw.index, int(np.argmax(missing)))}",
             )
         if pd.api.types.is_datetime64_any_dtype(col):
             return col, np.asarray(_format(col), dtype=object)
         return col.astype(np.float64), col.astype(str).to_numpy(dtype=object)
-    text = _per_value(col, lambda v: v.fillna("").astype(str).str.strip())
+    text = per_value(col, lambda v: v.fillna("").astype(str).str.strip())
     stamps = _parse(text, raw.index, time_cols, source)
     if stamps is None:
-        numbers = _per_value(text, lambda v: pd.to_numeric(v, errors="coerce"))
+        numbers = per_value(text, lambda v: pd.to_numeric(v, errors="coerce"))
         if numbers.isna().any():
             i = int(np.argmax(numbers.isna().to_numpy()))
             raise DataError(
                 f"expected a date or a number to order each series by, found {text.iloc[i]!r}",
-                where=f"{source}: column {time_cols[0]}, {_at(raw.index, i)}",
+                where=f"{source}: column {time_cols[0]}, {row_at(raw.index, i)}",
             )
-        return numbers.astype(np.float64), _shared_text(text)
-    return stamps, _shared_text(text)
+        return numbers.astype(np.float64), shared_text(text)
+    return stamps, shared_text(text)
 
 
 def _time_columns(time: str | list[str] | None) -> list[str]:
@@ -262,77 +253,6 @@ def _check_columns(
         )
 
 
-def _categories(values: pd.Series) -> pd.Series:
-    """Categories as text, as a CSV gives them (a Parquet integer 3 is "3"), missing as NaN."""
-    out = values.astype(object)
-    present = values.notna()
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-        out[present] = out[present].map(str)
-    return out.where(present, np.nan)
-
-
-def _to_numeric(values: pd.Series, col: str, source: str, coerce: bool, table: Table) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(values):  # Parquet numbers are numbers already
-        out = pd.Series(values.to_numpy(dtype=np.float64, na_value=np.nan), index=values.index)
-    else:
-        out = _numbers(_decimal_points(values, table))
-    bad = (out.isna() & values.notna()).to_numpy()
-    if bad.any() and not coerce:
-        i = int(np.argmax(bad))
-        raise DataError(
-            f"expected a number, found {values.iloc[i]!r} "
-            "(set data.coerce: true to read such values as missing)",
-            where=f"{source}: column {col}, {_at(values.index, i)}",
-        )
-    inf = np.isinf(out.to_numpy())
-    if inf.any():
-        i = int(np.argmax(inf))
-        raise DataError(
-            f"expected a finite number, found {values.iloc[i]!r}",
-            where=f"{source}: column {col}, {_at(values.index, i)}",
-        )
-    return out
-
-
-def _numbers(text: pd.Series) -> pd.Series:
-    """``pd.to_numeric(text, errors="coerce")`` as float64, read ``_NUMBER_ROWS`` rows at
-    a time: it makes a Python string of every value it reads, several times the
-    text's own memory for a whole column.
-
-    Each value parses alone, so the slices give the whole column's numbers when
-    every slice reads as the same kind: all floats, or all integers. Otherwise
-    (integers in some slices only, integers past int64, where the whole column
-    reads differently) the column is read whole.
-    """
-    step = _NUMBER_ROWS
-    parts = [
-        pd.to_numeric(text.iloc[i : i + step], errors="coerce") for i in range(0, len(text), step)
-    ]
-    kinds = {str(part.dtype) for part in parts}
-    if kinds in ({"float64"}, {"int64"}):
-        out = pd.concat(parts).astype(np.float64)
-        if not (np.abs(out.to_numpy()) >= 2.0**63).any():
-            return out
-    return pd.to_numeric(text, errors="coerce").astype(np.float64)
-
-
-def _decimal_points(values: pd.Series, table: Table) -> pd.Series:
-    """The values' text, with decimal commas made points where the file uses them.
-
-    A CSV separated by semicolons, tabs or pipes often comes from a locale
-    that writes 1,5 for 1.5. A column there whose values hold commas and no
-    point is read that way; a column that mixes "1.5" and "1,5", or writes
-    thousands as "1.234,5", is left as it is and its first such value is
-    the error (guessing would silently scale numbers by a thousand).
-    """
-    text = values.str.strip()
-    if not table.decimal_comma:
-        return text
-    if text.str.contains(",", regex=False).any() and not text.str.contains(".", regex=False).any():
-        return text.str.replace(",", ".", regex=False)
-    return text
-
-
 # --------------------------------------------------------------------------- time labels
 
 
@@ -367,7 +287,7 @@ def _stamp_labels(stamps: pd.Series, time_cols: Sequence[str], source: str) -> l
     """Labels of a typed time column: every row has a time, in increasing order."""
     missing = stamps.isna().to_numpy()
     if missing.any():
-        at = _at(stamps.index, int(np.argmax(missing)))
+        at = row_at(stamps.index, int(np.argmax(missing)))
         raise DataError(
             "expected a time in every row, found an empty field",
             where=f"{source}: column {', '.join(time_cols)}, {at}",
@@ -375,16 +295,6 @@ def _stamp_labels(stamps: pd.Series, time_cols: Sequence[str], source: str) -> l
     labels = _format(stamps)
     _check_increasing(stamps, labels, stamps.index, time_cols, source)
     return labels
-
-
-def _unit(lines: pd.Index) -> str:
-    """How errors name a row: by its CSV line, or by its Parquet row (see reading.Table)."""
-    return "row" if lines.name == "row" else "line"
-
-
-def _at(lines: pd.Index, i: int) -> str:
-    """Where the i-th row is: "line 7" in a CSV, "row 6" in a Parquet file."""
-    return f"{_unit(lines)} {int(lines[i])}"
 
 
 def _parse(
@@ -398,14 +308,14 @@ def _parse(
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stamps = _per_value(text, lambda v: pd.to_datetime(v, format=fmt, errors="coerce"))
+        stamps = per_value(text, lambda v: pd.to_datetime(v, format=fmt, errors="coerce"))
     bad = stamps.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
         found = repr(text.iloc[i]) if text.iloc[i] else "an empty field"
         raise DataError(
             f"expected a time like the first row's {text.iloc[0]!r} (format {fmt}), found {found}",
-            where=f"{source}: column {', '.join(time_cols)}, {_at(lines, i)}",
+            where=f"{source}: column {', '.join(time_cols)}, {row_at(lines, i)}",
         )
     return stamps
 
@@ -438,9 +348,9 @@ def _check_increasing(
     bad = np.flatnonzero(values[1:] <= values[:-1])
     if bad.size:
         i = int(bad[0]) + 1
-        where = f"{source}: column {', '.join(time_cols)}, {_at(lines, i)}"
+        where = f"{source}: column {', '.join(time_cols)}, {row_at(lines, i)}"
         if values[i] == values[i - 1]:
-            rows = f"{_unit(lines)}s {int(lines[i - 1])} and {int(lines[i])}"
+            rows = f"{row_unit(lines)}s {int(lines[i - 1])} and {int(lines[i])}"
             raise DataError(
                 f"expected each time once, found {shown[i]!r} on {rows}; "
                 "remove or merge the repeated row",

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmctl.data.values import decimal_points
 from lstmctl.errors import Interrupted, RunError
 from lstmctl.modeldir.format import open_model_dir
 from lstmctl.modeldir.members import INTERVALS, MEMBERS, member_file, members_doc
@@ -114,23 +115,15 @@ def raw_rows(spec: Spec) -> str:
 
 
 def with_points(raw: pd.DataFrame, spec: Spec, decimal_comma: bool) -> pd.DataFrame:
-    """``raw``'s number columns with decimal points (see :func:`decimal_points`)."""
+    """``raw``'s number columns with decimal points (see
+    :func:`lstmctl.data.values.decimal_points`)."""
+    if not decimal_comma:
+        return raw
     text = set(spec.data.categorical) | set(spec.data.series or []) | set(time_columns(spec))
     for col in raw.columns:
         if col not in text:
             raw[col] = decimal_points(raw[col], decimal_comma)
     return raw
-
-
-def decimal_points(values: pd.Series, decimal_comma: bool) -> pd.Series:
-    """A column's numbers as text with decimal points (as :mod:`lstmctl.data.loading` reads
-    a semicolon CSV's "1,5": only a column with commas and no point is changed)."""
-    if pd.api.types.is_numeric_dtype(values) or not decimal_comma:
-        return values
-    text = values.astype("string").str.strip()
-    if text.str.contains(",", regex=False).any() and not text.str.contains(".", regex=False).any():
-        return text.str.replace(",", ".", regex=False)
-    return values
 
 
 def time_columns(spec: Spec) -> list[str]:
