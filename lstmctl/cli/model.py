@@ -63,91 +63,94 @@ def _render_saved(saved: Any, fmt: Format) -> None:
     emit(fmt, saved.to_json(), lambda: [saved_row(saved)], lambda c: render_saved(saved, c))
 
 
+InputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--input",
+        "-i",
+        help="New rows (CSV or JSON lines with the training columns); - reads stdin.",
+    ),
+]
+HorizonOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--horizon",
+        "-k",
+        callback=at_least(1),
+        help="Forecast K steps ahead (at most 10000), feeding forecasts back.",
+    ),
+]
+NoHistoryOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-history", help="The input carries its own history: do not prepend the saved rows."
+    ),
+]
+IntervalOpt = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--interval",
+        help="Add an ensemble's prediction interval at this level (0.8: columns "
+        "<target>_lo_80, <target>_hi_80); repeatable. Only when asked.",
+    ),
+]
+SeriesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--series",
+        help="A panel's series to forecast, comma-separated (A,B); all by default.",
+    ),
+]
+FutureOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--future",
+        help="A panel's known covariates at the forecast steps: rows series, time, "
+        "known... (CSV or JSON lines); - reads stdin.",
+    ),
+]
+
+
 @app.command()
 def predict(
     model: ModelOpt,
-    input_: Annotated[
-        str | None,
-        typer.Option(
-            "--input",
-            "-i",
-            help="New rows (CSV or JSON lines with the training columns); - reads stdin.",
-        ),
-    ] = None,
-    horizon: Annotated[
-        int | None,
-        typer.Option(
-            "--horizon",
-            "-k",
-            callback=at_least(1),
-            help="Forecast K steps ahead (at most 10000), feeding forecasts back.",
-        ),
-    ] = None,
+    input_: InputOpt = None,
+    horizon: HorizonOpt = None,
     engine: Annotated[
         str, typer.Option("--engine", help="auto (model.onnx when saved), onnx or keras.")
     ] = "auto",
-    no_history: Annotated[
-        bool,
-        typer.Option(
-            "--no-history", help="The input carries its own history: do not prepend the saved rows."
-        ),
-    ] = False,
-    interval: Annotated[
-        list[float] | None,
-        typer.Option(
-            "--interval",
-            help="Add an ensemble's prediction interval at this level (0.8: columns "
-            "<target>_lo_80, <target>_hi_80); repeatable. Only when asked.",
-        ),
-    ] = None,
+    no_history: NoHistoryOpt = False,
+    interval: IntervalOpt = None,
     members: Annotated[
         bool,
         typer.Option("--members", help="Add each member's forecast (<target>_m01, ...)."),
     ] = False,
-    series: Annotated[
-        str | None,
-        typer.Option(
-            "--series",
-            help="A panel's series to forecast, comma-separated (A,B); all by default.",
-        ),
-    ] = None,
-    future: Annotated[
-        str | None,
-        typer.Option(
-            "--future",
-            help="A panel's known covariates at the forecast steps: rows series, time, "
-            "known... (CSV or JSON lines); - reads stdin.",
-        ),
-    ] = None,
+    series: SeriesOpt = None,
+    future: FutureOpt = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="csv, json or table.")] = Format.csv,
 ) -> None:
     """Forecast with a saved model (an ensemble's mean): at every new row, or K steps ahead."""
     from lstmctl import api
     from lstmctl.report.forecast_view import render_forecast
 
+    def read(source: str | None) -> str | None:
+        if source == "-":
+            return sys.stdin.read()
+        return None if source is None else api.read_input(source)
+
     def go() -> Any:
-        text = None
-        if input_ == "-":
-            text = sys.stdin.read()
-        elif input_ is not None:
-            text = api.read_input(input_)
         if input_ == "-" and future == "-":
             raise UsageError("only one of --input and --future can read stdin", "--future")
-        ahead = None
-        if future == "-":
-            ahead = sys.stdin.read()
-        elif future is not None:
-            ahead = api.read_input(future)
         return api.predict(
             model,
-            text,
+            read(input_),
             horizon=horizon,
             engine=engine,
             history=not no_history,
             intervals=interval or (),
             members=members,
             series=[v for v in series.split(",") if v.strip()] if series is not None else None,
-            future=ahead,
+            future=read(future),
         )
 
     fc = guarded(go)

@@ -75,24 +75,10 @@ def run_study(
     from lstmctl.tuning.pruning import study_pruner
     from lstmctl.tuning.worker import Worker
 
-    tune = spec.tune
-    if tune is None:
-        raise UsageError(
-            "the spec has no tune section: add tune.space (see README: Tuning)", where="tune"
-        )
-    if workers < 1:
-        raise UsageError(f"expected at least 1 worker, found {workers}", where="--workers")
     start = time.perf_counter()
-    ctx = TrialContext(spec, parse_space(tune.space))
-    # A bad data file is the user's to fix before any study exists (exit 2), not
-    # a failure of every trial; and trials that keep the data settings reuse it.
-    # The trials derive from the spec as it runs (a problem's task settled).
-    if spec.evaluate.backtest is not None:  # every trial a backtest: its folds must fit
-        spec = ctx.spec = ctx.backtest(spec)[0]
-    else:
-        spec = ctx.spec = ctx.prepared(spec)[0]
-    check_choices(spec, ctx)  # so is a choice no trial could run with (as validate finds)
-
+    spec, ctx = _checked(spec, workers)
+    tune = spec.tune
+    assert tune is not None  # _checked said so
     dims = ctx.dims
     seed = tune.seed if tune.seed is not None else spec.seed
     grid = None
@@ -145,6 +131,28 @@ def run_study(
     _write_report(result, plot)
     _raise_if_stopped_or_failed(result, run_dir, signum)
     return result
+
+
+def _checked(spec: Spec, workers: int) -> tuple[Spec, TrialContext]:
+    """The spec as its trials derive from it, and their context; UsageError (exit 2)
+    for what no study should start with."""
+    tune = spec.tune
+    if tune is None:
+        raise UsageError(
+            "the spec has no tune section: add tune.space (see README: Tuning)", where="tune"
+        )
+    if workers < 1:
+        raise UsageError(f"expected at least 1 worker, found {workers}", where="--workers")
+    ctx = TrialContext(spec, parse_space(tune.space))
+    # A bad data file is the user's to fix before any study exists (exit 2), not
+    # a failure of every trial; and trials that keep the data settings reuse it.
+    # The trials derive from the spec as it runs (a problem's task settled).
+    if spec.evaluate.backtest is not None:  # every trial a backtest: its folds must fit
+        spec = ctx.spec = ctx.backtest(spec)[0]
+    else:
+        spec = ctx.spec = ctx.prepared(spec)[0]
+    check_choices(spec, ctx)  # so is a choice no trial could run with (as validate finds)
+    return spec, ctx
 
 
 class _Opener:
