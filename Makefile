@@ -34,10 +34,11 @@ check: lint test
 reproduce: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m slow
 
-# Side-by-side timings against a plain Keras loop and PyTorch: slow, never in `make test`.
+# Side-by-side timings against a plain Keras loop, PyTorch and NeuralForecast: slow, never
+# in `make test`. `make bench ONLY="panel panel_training"` runs those workloads alone.
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench.py $(ONLY)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -394,19 +394,23 @@ def render(rows: list[Row]) -> None:
     Console(width=160).print(table)
 
 
+WORKLOADS = (startup, shampoo, predict, backtest, panel, panel_training, damped, tuning)
+
+
 def main() -> None:
+    """Every workload, or those named on the command line (``bench.py panel panel_training``)."""
+    names = {w.__name__: w for w in WORKLOADS}
+    unknown = [a for a in sys.argv[1:] if a not in names]
+    if unknown:
+        print(
+            f"bench.py: unknown workload {unknown[0]!r}; expected some of {', '.join(names)}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    chosen = [names[a] for a in sys.argv[1:]] or list(WORKLOADS)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for workload in (
-            startup,
-            shampoo,
-            predict,
-            backtest,
-            panel,
-            panel_training,
-            damped,
-            tuning,
-        ):
+        for workload in chosen:
             try:
                 workload(rows) if workload is startup else workload(rows, Path(tmp))
             except RuntimeError as e:  # one broken workload must not hide the others
