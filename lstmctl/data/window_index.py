@@ -5,9 +5,11 @@ take about ``lookback`` times its memory. :class:`IndexedWindows` keeps the
 rows once and one start index per window: window ``i`` is
 ``rows[starts[i] : starts[i] + length]``. The compiled trainer gathers each
 batch's windows from the rows on the device
-(:mod:`lstmctl.training.program`); code that needs real arrays (the Keras
-path, scoring helpers, tests) gets them from :meth:`IndexedWindows.materialize`
-or ``np.asarray``, one part at a time and only when asked.
+(:mod:`lstmctl.training.program`), the plain Keras path on the host, one batch
+at a time (:mod:`lstmctl.training.keras_batches`); code that needs real arrays
+(a panel's ``update``, scoring helpers, tests) gets them from
+:meth:`IndexedWindows.materialize` or ``np.asarray``, one part at a time and
+only when asked.
 """
 
 from __future__ import annotations
