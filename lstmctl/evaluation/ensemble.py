@@ -42,6 +42,8 @@ class Members:
     # Forecasts of calibration windows no member trained on, and their actual values.
     val: list[np.ndarray] = field(default_factory=list)
     val_actual: np.ndarray | None = None
+    # A panel's: the series id of each calibration window (None: one series).
+    val_series: list[str] | None = None
 
     def add(self, data: Prepared, fit: FitResult) -> None:
         """Keep ``fit``'s forecasts (a failed repeat's are left out)."""
@@ -57,6 +59,7 @@ class Members:
         if data.inverse_val is not None and fit.val_pred is not None and np.size(fit.val_pred):
             self.val.append(data.inverse_val(np.asarray(fit.val_pred, dtype=np.float64)))
             self.val_actual = data.actual_val
+            self.val_series = window_series(data, "val")
 
     def __len__(self) -> int:
         return len(self.test)
@@ -148,17 +151,26 @@ def _intervals(
     if not members.val or actual is None or not len(actual):
         out.calibration.update(windows=0, note="no validation windows to calibrate on")
         return
-    cal = Conformal().fit(np.stack(members.val), actual, levels)
+    cal = Conformal().fit(np.stack(members.val), actual, levels, members.val_series)
     for warning in cal.warnings_:
         log.warning("warning: intervals: %s", warning)
-    out.intervals = interval_scores(data.actual_test, stack, cal, levels)
-    out.bounds = {f"{lv:g}": cal.interval(stack, lv) for lv in levels}
+    series = window_series(data, "test")
+    out.intervals = interval_scores(data.actual_test, stack, cal, levels, series)
+    out.bounds = {f"{lv:g}": cal.interval(stack, lv, series) for lv in levels}
     out.crps = crps_ensemble(stack, data.actual_test)
     out.calibration.update(
         windows=len(actual),
         method="split conformal, normalized by the members' spread, per horizon step",
         **({"too_few": dict(cal.too_few_)} if cal.too_few_ else {}),
     )
+
+
+def window_series(data: Prepared, part: str) -> list[str] | None:
+    """The series id of each ``part`` ("val" or "test") window of a panel (None: one series)."""
+    if data.panel is None:
+        return None
+    index = data.panel.val_series if part == "val" else data.panel.test_series
+    return [data.panel.ids[int(i)] for i in index]
 
 
 def verdict(

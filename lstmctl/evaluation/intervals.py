@@ -17,7 +17,7 @@ members that remain, point by point.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -216,10 +216,28 @@ class Conformal:
     (identical repeats, one repeat) and with ``normalized=False``, the scale
     is 1: plain absolute residuals, one width for every window of a step.
 
+    Many series (a panel). Their errors are in their own units (GDP in
+    billions, CPI in index points), so one floor for all of them would make
+    the scores of a small series tiny and a large one's huge, and the pooled
+    quantile would fit neither. Given the series of each calibration window
+    (``fit(..., series=...)``), each series gets its own floor, the mean
+    spread of its own windows (times ``floor_fraction``), so every score is
+    unit-free (an error in units of that series' spread) and the scores of
+    all series pool into one quantile per level, step and target. A forecast
+    of series s is then ``mean +/- quantile * (its std + s's floor)``; the
+    promise is the same, over the windows of all series together, and holds
+    per series as far as the series' scaled errors look alike. A series
+    whose members never disagree is scored on plain absolute residuals, as
+    one series would be.
+
     Learned state: ``levels_``, ``quantiles_`` ``(L, *columns)``, ``floor_``
     and ``scaled_`` ``(*columns)``, ``n_cal_`` (fewest usable windows of any
     column), ``too_few_`` (level key -> windows needed, for the levels
-    calibrated on too few windows) and ``warnings_`` (the same, in words).
+    calibrated on too few windows), ``warnings_`` (the same, in words) and
+    ``series_floor_`` / ``series_scaled_`` (series id -> its floor and
+    ``scaled`` ``(*columns)``; empty unless fitted with ``series``, and then
+    what ``interval`` uses instead of ``floor_`` and ``scaled_``, which stay
+    those of all windows pooled).
     """
 
     def __init__(self, normalized: bool = True, floor_fraction: float = 1.0) -> None:
@@ -229,21 +247,39 @@ class Conformal:
         self.floor_fraction = float(floor_fraction)
 
     def fit(
-        self, member_cal: np.ndarray, actual_cal: np.ndarray, levels: Sequence[float]
+        self,
+        member_cal: np.ndarray,
+        actual_cal: np.ndarray,
+        levels: Sequence[float],
+        series: Sequence[Hashable] | None = None,
     ) -> Conformal:
         """Learn one quantile per level, horizon step and target from calibration windows.
 
         ``member_cal`` is ``(R, n_cal, horizon, n_targets)``, ``actual_cal``
         ``(n_cal, horizon, n_targets)``, both in original units. Windows whose
         actual or ensemble forecast is missing are left out of their column.
+        ``series``: the series id of each window (a panel), to floor and scale
+        each window's score by its own series' spread (see the class).
         """
         found = _check_levels(levels)
         members = members_of(member_cal)
         actual = check_pair(members, actual_cal, "conformal.fit")
         spread = ensemble_spread(members)
         self.floor_, self.scaled_ = self._fit_scale(spread)
+        self.series_floor_: dict[str, np.ndarray] = {}
+        self.series_scaled_: dict[str, np.ndarray] = {}
+        if series is None:
+            scale = self._scale(spread)
+        else:
+            labels = _series_labels(series, actual.shape[0], "conformal.fit")
+            scale = np.ones_like(spread)
+            for sid in dict.fromkeys(labels.tolist()):
+                rows = labels == sid
+                floor, scaled = self._fit_scale(spread[rows])
+                self.series_floor_[sid], self.series_scaled_[sid] = floor, scaled
+                scale[rows] = np.where(scaled, spread[rows] + floor, 1.0)
         with np.errstate(invalid="ignore"):
-            scores = np.abs(actual - ensemble(members)) / self._scale(spread)
+            scores = np.abs(actual - ensemble(members)) / scale
         self.quantiles_, self.n_cal_ = _order_statistics(scores, found)
         self.levels_ = found
         self.too_few_ = _too_few(found, self.n_cal_)
@@ -272,12 +308,20 @@ class Conformal:
         known = ", ".join(level_key(lv) for lv in self.levels_)
         raise RunError(f"level {level!r} was not calibrated; calibrated: {known}", "conformal")
 
-    def interval(self, member_forecasts: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    def interval(
+        self,
+        member_forecasts: np.ndarray,
+        level: float,
+        series: Hashable | Sequence[Hashable] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``level`` interval ``(lo, hi)``, each ``(n, horizon, n_targets)``.
 
         Symmetric about the ensemble mean, so lo <= mean <= hi, and a higher
         level's interval contains a lower one's for every window. NaN where
-        every member is missing.
+        every member is missing. ``series``: the series id of every window, or
+        one id for all of them; needed when the calibrator was fitted per
+        series, ignored when it was not (one series, or a model saved before
+        panels were calibrated per series: one floor for every series).
         """
         q = self._quantile(level)
         members = members_of(member_forecasts)
@@ -288,8 +332,41 @@ class Conformal:
                 "conformal.interval",
             )
         center = ensemble(members)
-        half = q * self._scale(ensemble_spread(members))
+        spread = ensemble_spread(members)
+        half = q * self._series_scale(spread, series)
         return center - half, center + half
+
+    def _series_scale(
+        self, spread: np.ndarray, series: Hashable | Sequence[Hashable] | None
+    ) -> np.ndarray:
+        """The scale of each window: its own series' floor when fitted per series."""
+        if not getattr(self, "series_floor_", None):
+            return self._scale(spread)
+        if series is None:
+            known = ", ".join(list(self.series_floor_)[:5])
+            raise RunError(
+                "expected the series of the windows (the calibrator was fitted per series: "
+                f"{known}, ...), found none",
+                "conformal.interval",
+            )
+        n = spread.shape[0]
+        if isinstance(series, str) or not isinstance(series, Sequence | np.ndarray):
+            labels = np.full(n, str(series), dtype=object)
+        else:
+            labels = _series_labels(series, n, "conformal.interval")
+        scale = np.empty_like(spread)
+        for sid in dict.fromkeys(labels.tolist()):
+            if sid not in self.series_floor_:
+                known = ", ".join(list(self.series_floor_)[:5])
+                raise RunError(
+                    f"expected a series the intervals were calibrated on ({known}, ...), "
+                    f"found {sid!r}",
+                    "conformal.interval",
+                )
+            rows = labels == sid
+            scaled = self.series_scaled_[sid]
+            scale[rows] = np.where(scaled, spread[rows] + self.series_floor_[sid], 1.0)
+        return scale
 
     def state(self) -> dict[str, Any]:
         """Everything ``from_state`` needs, as plain JSON values (floats round-trip exactly)."""
@@ -307,6 +384,16 @@ class Conformal:
             "n_cal": self.n_cal_,
             "too_few": dict(self.too_few_),
             "warnings": list(self.warnings_),
+            # Per series only: a one-series state stays as it was, and a reader
+            # that knows no series floors finds everything it reads.
+            **(
+                {
+                    "series_floor": {k: v.tolist() for k, v in self.series_floor_.items()},
+                    "series_scaled": {k: v.tolist() for k, v in self.series_scaled_.items()},
+                }
+                if getattr(self, "series_floor_", None)
+                else {}
+            ),
         }
 
     @classmethod
@@ -326,10 +413,28 @@ class Conformal:
             self.n_cal_ = int(state["n_cal"])
             self.too_few_ = {str(k): int(v) for k, v in state["too_few"].items()}
             self.warnings_ = [str(w) for w in state["warnings"]]
+            # Absent in states saved before panels were calibrated per series.
+            floors = state.get("series_floor") or {}
+            scaled = state.get("series_scaled") or {}
+            self.series_floor_ = {str(k): np.asarray(v, dtype=float) for k, v in floors.items()}
+            self.series_scaled_ = {str(k): np.asarray(scaled[k], dtype=bool) for k in floors}
         except (KeyError, TypeError, ValueError, AttributeError, SpecError) as e:
             raise ModelDirError(f"the conformal state is damaged: {e!r}", "conformal") from e
         if self.quantiles_.shape != (len(self.levels_), *self.floor_.shape):
             raise ModelDirError(
                 "the conformal state's quantiles do not fit its levels", "conformal"
             )
+        shapes = {v.shape for v in (*self.series_floor_.values(), *self.series_scaled_.values())}
+        if shapes - {self.floor_.shape}:
+            raise ModelDirError(
+                "the conformal state's series floors do not fit its quantiles", "conformal"
+            )
         return self
+
+
+def _series_labels(series: Sequence[Hashable], n: int, where: str) -> np.ndarray:
+    """The series id of each of ``n`` windows, as text (the keys a saved state uses)."""
+    labels = np.asarray([str(s) for s in series], dtype=object)
+    if labels.shape != (n,):
+        raise RunError(f"expected the series of each of {n} windows, found {len(labels)}", where)
+    return labels

@@ -9,7 +9,7 @@ Numpy only, like :mod:`lstmctl.evaluation.intervals`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -120,18 +120,20 @@ def interval_scores(
     member_forecasts: np.ndarray,
     conformal: Conformal,
     levels: Sequence[float] | None = None,
+    series: Sequence[Hashable] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Coverage, width, Winkler and both pinball losses of each level's interval.
 
     Keyed by :func:`level_key` (``"0.8"``); ``levels`` defaults to every level
     the calibrator was fitted on. ``pinball_lo`` scores ``lo`` as the alpha/2
     quantile and ``pinball_hi`` scores ``hi`` as the 1 - alpha/2 quantile.
+    ``series``: each window's series id, for a calibrator fitted per series.
     """
     members = members_of(member_forecasts)
     a = check_pair(members, actual, "interval scores")
     result: dict[str, dict[str, float]] = {}
     for level in conformal.levels_ if levels is None else levels:
-        lo, hi = conformal.interval(members, level)
+        lo, hi = conformal.interval(members, level, series)
         alpha = 1.0 - level
         result[level_key(level)] = {
             "coverage": coverage(a, lo, hi),

@@ -23,6 +23,11 @@ members' forecasts:
   spread. The calibration covers only the model's own steps: beyond them the
   intervals widen with the members' disagreement but carry no coverage
   promise.
+* **Panels.** A panel's calibrator is fitted per series (each series' own
+  floor, one pooled quantile; see :class:`Conformal`), and ``intervals.json``
+  then names the series of every saved window; ``bounds`` takes the series
+  being forecast. A panel saved before that has one floor for all series and
+  is applied as it was.
 """
 
 from __future__ import annotations
@@ -70,12 +75,24 @@ class Bands:
             windows = doc["windows"]
             self.members = np.asarray(windows["members"], dtype=float)
             self.actual = np.asarray(windows["actual"], dtype=float)
+            # The series of each window (a panel calibrated per series; None: one floor).
+            series = windows.get("series")
+            self.series = None if series is None else [str(s) for s in series]
         except ModelDirError as e:
             raise ModelDirError(e.message, where) from None
         except (KeyError, TypeError, ValueError) as e:
             raise ModelDirError(
                 f"expected the calibration lstmctl writes, found a damaged entry ({e!r})", where
             ) from None
+        if self.saved.series_floor_ and (
+            self.series is None or len(self.series) != len(self.actual)
+        ):
+            raise ModelDirError(
+                f"expected the series of each of the {len(self.actual)} calibration windows "
+                "(the intervals are calibrated per series), found "
+                f"{'none' if self.series is None else len(self.series)}",
+                where,
+            )
 
     @property
     def levels(self) -> list[float]:
@@ -89,7 +106,10 @@ class Bands:
             found = self.saved
         else:
             found = Conformal(self.saved.normalized, self.saved.floor_fraction).fit(
-                self.members, self.actual, sorted({*levels, *saved})
+                self.members,
+                self.actual,
+                sorted({*levels, *saved}),
+                self.series if self.saved.series_floor_ else None,
             )
         for level in levels:
             need = found.too_few_.get(level_key(level))
@@ -104,10 +124,11 @@ class Bands:
         return found
 
     def bounds(
-        self, calibrator: Conformal, members: np.ndarray, level: float
+        self, calibrator: Conformal, members: np.ndarray, level: float, series: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(lo, hi)`` of the members' forecasts ``(R, n, steps, n_targets)`` at ``level``."""
-        return for_steps(calibrator, members.shape[2]).interval(members, level)
+        """``(lo, hi)`` of the members' forecasts ``(R, n, steps, n_targets)`` at ``level``;
+        ``series``: the panel series they forecast (needed when calibrated per series)."""
+        return for_steps(calibrator, members.shape[2]).interval(members, level, series)
 
 
 def for_steps(calibrator: Conformal, steps: int) -> Conformal:
@@ -121,4 +142,6 @@ def for_steps(calibrator: Conformal, steps: int) -> Conformal:
     out.quantiles_ = np.asarray(calibrator.quantiles_)[:, idx]
     out.floor_ = calibrator.floor_[idx]
     out.scaled_ = calibrator.scaled_[idx]
+    out.series_floor_ = {k: v[idx] for k, v in calibrator.series_floor_.items()}
+    out.series_scaled_ = {k: v[idx] for k, v in calibrator.series_scaled_.items()}
     return out

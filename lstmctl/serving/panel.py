@@ -377,7 +377,7 @@ class PanelPredictor:
             check_finite(stack, grids[0][i], targets, where)
             bounds = {}
             if calibrator is not None and self.bands is not None:
-                bounds = {lv: self.bands.bounds(calibrator, stack, lv) for lv in levels}
+                bounds = {lv: self.bands.bounds(calibrator, stack, lv, it.s.id) for lv in levels}
             fc = forecast_table(Forecast(time_name, targets), grids[0][i], stack, bounds, members)
             out.extra = fc.extra
             out.rows += [{"series": it.s.id, **row} for row in fc.rows]

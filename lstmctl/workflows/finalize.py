@@ -189,6 +189,7 @@ def calibrate(spec: Spec, members: int, progress: Progress | None) -> dict[str, 
     What ``intervals.json`` holds (see the module's docstring), or None when
     the data leaves no window to hold out or the forecasts are not real values.
     """
+    from lstmctl.evaluation.ensemble import window_series
     from lstmctl.evaluation.intervals import Conformal
     from lstmctl.evaluation.preflight import prepare_run
     from lstmctl.spec.derive import derive
@@ -216,7 +217,8 @@ def calibrate(spec: Spec, members: int, progress: Progress | None) -> dict[str, 
         raise RunError("no member of the calibration fit gave forecasts", where="train")
     levels = sorted(spec.evaluate.intervals or DEFAULT_LEVELS)
     stack, actual = np.stack(forecasts), np.asarray(data.actual_val, dtype=np.float64)
-    conformal = Conformal().fit(stack, actual, levels)
+    series = window_series(data, "val")  # a panel's: calibrated per series
+    conformal = Conformal().fit(stack, actual, levels, series)
     for warning in conformal.warnings_:
         log.warning("finalize: %s", warning)
     return {
@@ -233,6 +235,8 @@ def calibrate(spec: Spec, members: int, progress: Progress | None) -> dict[str, 
             "held_out": held_out,
             "members": _finite_lists(stack),
             "actual": _finite_lists(actual),
+            # A panel's: the series of each window, to calibrate other levels per series.
+            **({"series": series} if series is not None else {}),
         },
     }
 
