@@ -179,6 +179,7 @@ def panel_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     spec["runs_dir"] = str(folder / "runs")
     spec["evaluate"]["baselines"] = ["persistence", "drift"]
     spec["model"]["series_embedding"] = 2  # the learned series vector trains too
+    spec["data"]["window"]["horizon"] = 2  # scores per step too
     (folder / "spec.json").write_text(json.dumps(spec))
     r = runner.invoke(app, ["-q", "run", str(folder / "spec.json"), "--format", "json"])
     assert r.exit_code == 0, r.stderr
@@ -204,6 +205,12 @@ def test_json_has_per_series_and_the_aggregate_is_their_mean(panel_run: dict[str
             assert panel_run["baselines"][b][m] == pytest.approx(base)
     assert set(per["a"]) == {"metrics", "baselines", "skill"}
     assert set(per["a"]["metrics"]["rmse"]) >= {"mean", "std", "values"}
+    # Per step, MASE too is each series' own (a pooled scale would mix their units).
+    steps = panel_run["per_step"]
+    assert set(steps) == {"ensemble", "persistence", "drift"}
+    for name in steps:
+        assert all(np.isfinite(steps[name]["mase"])) and len(steps[name]["mase"]) == 2
+    assert "non_finite" not in panel_run
 
 
 def test_table_and_forecasts_show_the_series(panel_run: dict[str, Any]) -> None:
@@ -229,3 +236,125 @@ def test_series_embedding_reads_the_last_input_column(arch: str) -> None:
     out = np.asarray(model([x]))
     assert out.shape == (2, 2, 1)
     assert not np.allclose(out[0], out[1])
+
+
+def test_per_step_scaled_scores_are_the_mean_over_series(tmp_path: Path) -> None:
+    # horizon 2: per step, MASE of a panel is each series' own MASE at that step
+    # (its own scale), averaged over the series, as the top-level score is.
+    from lstmctl.evaluation.ensemble import per_step
+    from lstmctl.evaluation.evaluate import scale_of, series_scales
+    from lstmctl.evaluation.per_series import per_step_over_series, series_views
+
+    path = write_panel(tmp_path, {"a": 30, "b": 36, "c": 30})
+    spec = panel_spec(path, window={"lookback": 3, "horizon": 2})
+    data = prepare(spec)
+    names = ["mase", "rmsse", "rmse"]
+    forecasts = {"ensemble": data.persistence_test + 0.5, "persistence": data.persistence_test}
+    out = per_step_over_series(names, data, forecasts, series_scales(spec, data))
+    for name, forecast in forecasts.items():
+        views = series_views(data)
+        parts = data.panel.test_slices() if data.panel else []
+        each = [
+            per_step(names, v.actual_test, forecast[part], scale_of(spec, v))
+            for v, part in zip(views, parts, strict=True)
+        ]
+        for m in names:
+            assert len(out[name][m]) == 2 and np.isfinite(out[name][m]).all()
+            expected = np.mean([e[m] for e in each], axis=0)
+            assert out[name][m] == pytest.approx(list(expected))
+
+
+def write_flags(folder: Path, zero: str = "", no_promo: str = "") -> Path:
+    """Three monthly stores with a 0/1 ``promo`` (data.known); ``zero``: a store that sold
+    nothing, ``no_promo``: one that never had a promotion."""
+    rng = np.random.default_rng(1)
+    lines = ["store,month,sales,promo"]
+    for k, sid in enumerate(("s1", "s2", "s3")):
+        for t in range(30):
+            sales = 0.0 if sid == zero else 10.0 * (k + 1) + t % 5
+            promo = 0 if sid == no_promo else int(rng.integers(0, 2))
+            lines.append(f"{sid},{2000 + t // 12}-{t % 12 + 1:02d}-01,{sales},{promo}")
+    path = folder / "flags.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("per", ["series", "global"])
+@pytest.mark.parametrize("kind", ["standard", "minmax"])
+def test_a_column_constant_within_one_series_is_ordinary(
+    tmp_path: Path, per: str, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="lstmctl")
+    for case in ({"zero": "s3"}, {"no_promo": "s2"}):
+        spec = panel_spec(
+            write_flags(tmp_path, **case),
+            series="store",
+            target="sales",
+            known=["promo"],
+            scale={"kind": kind, "per": per},
+        )
+        data = prepare(spec)
+        assert np.isfinite(np.asarray(data.X_train)).all()
+        if per == "series":
+            column = "sales" if "zero" in case else "promo"
+            assert f"column {column} is constant over the training rows of 1 series" in caplog.text
+            low = 0.0  # standard: 0; minmax [0, 1]: its low end
+            sid = 2 if "zero" in case else 1
+            # Every training input of that column in that series is the constant.
+            n = len(data.X_train) // 3
+            at = 0 if column == "sales" else data.input_names.index("promo")
+            assert np.asarray(data.X_train)[sid * n : (sid + 1) * n, :, at] == pytest.approx(low)
+
+
+def test_a_column_constant_in_every_series_is_refused_under_global_standard_scaling(
+    tmp_path: Path,
+) -> None:
+    path = write_flags(tmp_path)
+    path.write_text(path.read_text().replace(",1\n", ",0\n"))  # promo never set anywhere
+    spec = panel_spec(
+        path,
+        series="store",
+        target="sales",
+        known=["promo"],
+        scale={"kind": "standard", "per": "global"},
+    )
+    with pytest.raises(DataError, match="column promo: standard scaling needs values") as info:
+        prepare(spec)
+    assert "drop it from data.known" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"split": {"test": 100}},
+            "series 'a' is too short: lookback 3 + horizon 1 needs at least 4 training rows, "
+            "found 0 (30 rows, 100 asked for test), so it needs at least 104 rows "
+            "(lookback 3 + horizon 1 + test 100), and 2 more series are too short; no series "
+            "is long enough: shorten data.window.lookback or data.window.horizon or data.split",
+        ),
+        (
+            {"window": {"lookback": 3, "horizon": 30}, "short_series": "skip"},
+            "series 'a' is too short: lookback 3 + horizon 30 needs at least 33 training rows, "
+            "found 26 (30 rows, last 4 for test), so it needs at least 63 rows "
+            "(lookback 3 + horizon 30 + test 30), and 2 more series are too short; "
+            "data.short_series: skip would leave no series: shorten data.window.lookback or "
+            "data.window.horizon or data.split",
+        ),
+    ],
+)
+def test_short_series_are_named_in_one_sentence(
+    tmp_path: Path, change: dict[str, Any], expected: str
+) -> None:
+    path = write_panel(tmp_path, {"a": 30, "b": 30, "c": 30})
+    with pytest.raises(DataError) as info:
+        prepare(panel_spec(path, **change))
+    assert info.value.message == expected
+    path = write_panel(tmp_path, {"long": 30, "a": 6, "b": 6})
+    with pytest.raises(DataError) as info:
+        prepare(panel_spec(path))
+    assert info.value.message.endswith(
+        "(lookback 3 + horizon 1 + test 4), and 1 more series are too short; shorten "
+        "data.window.lookback or data.window.horizon or data.split, or set "
+        "data.short_series: skip to leave such series out"
+    )

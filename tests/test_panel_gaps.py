@@ -143,3 +143,28 @@ def test_parquet_without_pyarrow_says_to_install_it(
     assert r.exit_code == 2
     assert r.stdout == ""
     assert r.stderr == f"lstmctl: error: {message}\n"
+
+
+@pytest.mark.parametrize("every", [7, 2])
+@pytest.mark.parametrize("missing", ["drop", "interpolate"])
+def test_a_series_at_another_frequency_is_refused(tmp_path: Path, every: int, missing: str) -> None:
+    # north and south are daily, east every `every` days: its windows would read
+    # a week (or two days) as a day, with no gap to tell.
+    start = pd.Timestamp("2021-03-01")
+    lines = ["store,month,sales,region"]
+    for sid, step in (("north", 1), ("east", every), ("south", 1)):
+        for t in range(20):
+            day = (start + pd.Timedelta(days=step * t)).date()
+            lines.append(f"{sid},{day},{t + 1.0},{sid[0]}")
+    path = tmp_path / "days.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as info:
+        prepare(panel_spec(path, missing=missing))
+    per = "week" if every == 7 else "2 days"
+    second = (start + pd.Timedelta(days=every)).date()
+    assert str(info.value) == (
+        f"{path}: column month: series 'east' keeps one row per {per}, but the panel one "
+        "row per day (2 of its 3 series): expected every series at the panel's frequency, "
+        f"found '2021-03-01', '{second}', ... in series 'east'; resample it to the "
+        "panel's step or give it its own file"
+    )

@@ -89,6 +89,8 @@ class Pipeline:
         self.horizon = int(horizon)
         self.source = source
         self.missing_counts_: dict[str, int] = {}
+        # Which features are future-known covariates (data.known): errors name their list.
+        self.known: list[str] = []
         self._lines: Sequence[int] | np.ndarray | None = None
 
     @classmethod
@@ -158,8 +160,14 @@ class Pipeline:
             self.missing_counts_ = dict(filler.missing_counts_)
         return filler.transform(frame)
 
-    def fit(self, frame: pd.DataFrame) -> Pipeline:
-        """Fit the transforms, scalers and encoder on the (cleaned) training rows."""
+    def fit(self, frame: pd.DataFrame, check_spread: bool = True) -> Pipeline:
+        """Fit the transforms, scalers and encoder on the (cleaned) training rows.
+
+        ``check_spread``: a constant column under standard scaling is a DataError (one
+        series: it would become zeros); a panel's series pass False, since a flag that
+        never changes within one series is ordinary there (see
+        :func:`~lstmctl.data.panel.fitting.fit_pipelines`).
+        """
         names, source = self.targets, self.source
         stages = [frame[self.targets].to_numpy(dtype=np.float64)]
         chain: list[Difference | Log] = []
@@ -173,16 +181,23 @@ class Pipeline:
         self.target_scaler_ = self._scaler(names).fit(stages[-1])
         feats = frame[self.numeric_features].to_numpy(dtype=np.float64)
         self.feature_scaler_ = self._scaler(self.numeric_features).fit(feats)
-        if self.scale["kind"] == "standard":
-            kinds = ", ".join(t["kind"] for t in self.transforms)
-            after = f" after {kinds}" if self.transforms else ""
-            _check_spread(stages[-1], names, f"{after}; use scale: {{kind: minmax}}", source)
-            drop = "; drop it from data.features, or use scale: {kind: minmax}"
-            _check_spread(feats, self.numeric_features, drop, source)
+        if self.scale["kind"] == "standard" and check_spread:
+            self.check_spread(stages[-1], feats, source)
         mask = self.mask_value is not None
         self.encoder_ = OneHot(self.categorical, missing_as_nan=mask, source=source).fit(frame)
         self.input_names_ = [*self.numeric, *self.encoder_.names_]
         return self
+
+    def check_spread(self, targets: np.ndarray, feats: np.ndarray, source: str) -> None:
+        """DataError for a target or numeric feature column that never varies over the
+        training rows given (what standard scaling divides by)."""
+        kinds = ", ".join(t["kind"] for t in self.transforms)
+        after = f" after {kinds}" if self.transforms else ""
+        _check_spread(targets, self.targets, f"{after}; use scale: {{kind: minmax}}", source)
+        for j, name in enumerate(self.numeric_features):
+            listed = "data.known" if name in self.known else "data.features"
+            drop = f"; drop it from {listed}, or use scale: {{kind: minmax}}"
+            _check_spread(feats[:, j : j + 1], [name], drop, source)
 
     def name_rows(self, source: str, lines: Sequence[int] | np.ndarray | None) -> None:
         """Word the transforms' errors (log of a value <= 0) with ``source`` and row lines."""

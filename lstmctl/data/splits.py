@@ -19,7 +19,7 @@ import numpy as np
 
 from lstmctl.errors import DataError
 
-__all__ = ["RowSplit", "part_size"]
+__all__ = ["RowSplit", "part_size", "shortfall"]
 
 
 def part_size(n_rows: int, part: int | float) -> int:
@@ -108,6 +108,54 @@ class RowSplit:
         if self.n_val_:
             parts.append(f"{self.n_val_} before them for validation")
         return ", ".join(parts)
+
+
+def shortfall(
+    n_rows: int,
+    test: int | float,
+    validation: int | float,
+    lookback: int,
+    horizon: int,
+    lags: int = 0,
+) -> str:
+    """Why ``n_rows`` rows are too few for the windows and parts asked for, in one
+    clause ("" when they are enough): what falls short, the rows' layout, and the
+    rows needed in all (look-back + horizon + test (+ validation), each part at
+    least the horizon). A panel names each short series with it."""
+    try:
+        RowSplit(test, validation).fit(n_rows).check(lookback, horizon, lags)
+    except DataError:
+        pass
+    else:
+        return ""
+    n_test = part_size(n_rows, test)
+    n_val = part_size(max(n_rows - n_test, 0), validation) if validation else 0
+    n_fit = max(n_rows - n_test - n_val, 0)
+    terms = [f"lookback {lookback}", f"horizon {horizon}"]
+    if lags:
+        terms.append(f"differencing lag {lags}")
+    fit_need = lags + lookback + horizon
+    what = " + ".join(terms)
+    # Each part holds at least one window: at least the horizon's rows.
+    parts = {"test": max(n_test, horizon) if test else 0}
+    parts["validation"] = max(n_val, horizon) if validation else 0
+    for name, needed in parts.items():
+        if needed:
+            terms.append(f"{name} {needed}")
+    total = fit_need + sum(parts.values())
+    if n_test >= n_rows:
+        layout = f"{n_rows} rows, {n_test} asked for test"
+    else:
+        layout = f"{n_rows} rows, last {n_test} for test"
+        if n_val:
+            layout += f", {n_val} before them for validation"
+    if n_fit < fit_need:
+        short = f"{what} needs at least {fit_need} training rows, found {n_fit}"
+    elif validation and n_val < horizon:
+        short = f"horizon {horizon} needs at least {horizon} validation rows, found {n_val}"
+    else:
+        short = f"horizon {horizon} needs at least {horizon} test rows, found {n_test}"
+    return f"{short} ({layout}), so it needs at least {total} rows ({' + '.join(terms)})"
 
 
 def _said(part: int | float) -> str:

@@ -30,6 +30,7 @@ from lstmctl.spec import Spec
 __all__ = [
     "by_series",
     "mean_over_series",
+    "per_step_over_series",
     "series_views",
     "summarize_series",
 ]
@@ -86,6 +87,35 @@ def mean_over_series(per_series: dict[str, dict[str, float]]) -> dict[str, float
         return {}
     metrics = list(next(iter(per_series.values())))
     return {m: float(np.mean([s[m] for s in per_series.values()])) for m in metrics}
+
+
+def per_step_over_series(
+    names: list[str],
+    data: Prepared,
+    forecasts: dict[str, np.ndarray],
+    scales: list[Scale | None],
+) -> dict[str, dict[str, list[float]]]:
+    """Each forecast's metrics at each horizon step, aggregated as the top-level scores
+    are: at step k, the mean over the series of each series' score at step k.
+
+    ``forecasts``: name (``ensemble``, each baseline) -> the pooled forecasts in
+    original units; ``scales``: each series' MASE/RMSSE scale (a pooled scale
+    would mix the series' units, and none leaves MASE and RMSSE NaN).
+    """
+    assert data.panel is not None
+    parts = data.panel.test_slices()
+    actual = data.actual_test
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, forecast in forecasts.items():
+        steps = []
+        for k in range(actual.shape[1]):
+            each = {
+                sid: score(names, actual[part, k : k + 1], forecast[part, k : k + 1], scale)
+                for sid, part, scale in zip(data.panel.ids, parts, scales, strict=True)
+            }
+            steps.append(mean_over_series(each))
+        out[name] = {m: [s[m] for s in steps] for m in names}
+    return out
 
 
 def summarize_series(

@@ -203,7 +203,12 @@ class _Run:
         """A panel's scores by series; its ensemble scored as its repeats are (the mean
         over the series of each series' score)."""
         from lstmctl.evaluation.evaluate import series_scales
-        from lstmctl.evaluation.per_series import by_series, mean_over_series, summarize_series
+        from lstmctl.evaluation.per_series import (
+            by_series,
+            mean_over_series,
+            per_step_over_series,
+            summarize_series,
+        )
 
         data = self.data
         ok = [r.per_series for r in self.rows if r.error is None and r.per_series is not None]
@@ -214,6 +219,13 @@ class _Run:
             names = list(res.ensemble.scores)
             each = by_series(names, data, res.ensemble.forecast, scales)
             res.ensemble.scores = mean_over_series(each)
+            steps = res.ensemble.per_step
+            if steps:  # by step too, each series in its own scale (as MASE needs)
+                forecasts = {"ensemble": res.ensemble.forecast}
+                forecasts |= {k: v for k, v in self.baseline_forecasts.items() if k in steps}
+                res.ensemble.per_step = per_step_over_series(
+                    list(steps["ensemble"]), data, forecasts, scales
+                )
 
     def save(self, res: RunResult) -> None:
         from lstmctl.rundir import csv_text, write_atomic, write_json

@@ -26,6 +26,7 @@ Beside the pipeline's inputs, :func:`panel_inputs` adds what a panel brings:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,6 +43,8 @@ from lstmctl.data.splits import RowSplit
 
 if TYPE_CHECKING:
     from lstmctl.spec import DataSpec
+
+log = logging.getLogger("lstmctl")
 
 __all__ = [
     "FittedSeries",
@@ -67,20 +70,33 @@ class FittedSeries:
 def series_pipeline(data: DataSpec, source: str) -> Pipeline:
     """The (unfitted) pipeline of one series: targets, features and known covariates
     (the static columns are the panel's, encoded once for every series)."""
-    return Pipeline.from_spec(
+    pipeline = Pipeline.from_spec(
         data,
         source=source,
         features=[*data.features, *data.known],
         categorical=[c for c in data.categorical if c in data.features],
     )
+    pipeline.known = list(data.known)
+    return pipeline
 
 
 def fit_pipelines(kept: Sequence[FittedSeries], data: DataSpec) -> None:
     """Fit every series' pipeline on its training rows, then share the encoder (and,
-    with ``scale.per: global``, the scalers) across the series."""
+    with ``scale.per: global``, the scalers) across the series.
+
+    A column constant over one series' training rows (a 0/1 flag never set there, a
+    store that sold nothing) is ordinary in a panel: its scaler maps it to a constant
+    (standard: 0, min-max: the range's low end), logged, not refused. With
+    ``per: global`` only the global scalers' fit decides (a column constant over
+    every series is refused under standard scaling, as for one series). A single
+    series prepared as a panel of one (no ``data.series``) keeps the one-series rule.
+    """
+    panel = bool(data.series)
     for fs in kept:
-        fs.pipeline.fit(_train(fs))
+        fs.pipeline.fit(_train(fs), check_spread=not panel)
     first = kept[0].pipeline
+    if panel and data.scale.per != "global":
+        _log_constant(kept, data)
     encoder = _shared_encoder(kept)
     if data.scale.per == "global":
         targets = np.vstack(
@@ -91,6 +107,8 @@ def fit_pipelines(kept: Sequence[FittedSeries], data: DataSpec) -> None:
         )
         numeric = first.numeric_features
         feats = np.vstack([_train(fs)[numeric].to_numpy(np.float64) for fs in kept])
+        if data.scale.kind == "standard":
+            first.check_spread(targets, feats, str(data.path))
         target_scaler = _scaler(data, first.targets).fit(targets)
         feature_scaler = _scaler(data, numeric).fit(feats)
     for fs in kept:
@@ -99,6 +117,40 @@ def fit_pipelines(kept: Sequence[FittedSeries], data: DataSpec) -> None:
         p.input_names_ = [*p.numeric, *encoder.names_]
         if data.scale.per == "global":
             p.target_scaler_, p.feature_scaler_ = target_scaler, feature_scaler
+
+
+def _log_constant(kept: Sequence[FittedSeries], data: DataSpec) -> None:
+    """One info line per column constant over the training rows of some series."""
+    kind = data.scale.kind
+    if kind == "none":
+        return
+    to = "0" if kind == "standard" else f"{data.scale.range[0]:g} (the range's low end)"
+    constant: dict[str, list[str]] = {}
+    for fs in kept:
+        p = fs.pipeline
+        train = _train(fs)
+        values = np.hstack(
+            [
+                p.target_stages(train[p.targets].to_numpy(np.float64))[-1],
+                train[p.numeric_features].to_numpy(np.float64),
+            ]
+        )
+        for j, name in enumerate(p.numeric):
+            col = values[:, j][~np.isnan(values[:, j])]
+            if col.size and (col == col[0]).all():
+                constant.setdefault(name, []).append(fs.rows.id)
+    for name, ids in constant.items():
+        shown = ", ".join(repr(i) for i in ids[:3]) + (
+            f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+        )
+        log.info(
+            "column %s is constant over the training rows of %d series (%s): scaled to %s "
+            "there (data.scale.per: series)",
+            name,
+            len(ids),
+            shown,
+            to,
+        )
 
 
 def _train(fs: FittedSeries) -> pd.DataFrame:

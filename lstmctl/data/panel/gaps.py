@@ -136,6 +136,9 @@ def fill_gaps(series: Sequence[SeriesRows], data: DataSpec) -> list[SeriesRows]:
         if panel is None or data.missing not in _FILLING:
             raise DataError(_gap_message(rows, step, whole, why), where=where)
         out.append(_insert(rows, clock.positions(rows.times), whole, step, data.static))
+    other = _other_frequency(series, steps, clock)
+    if other:
+        raise DataError(other, where=where)
     return out
 
 
@@ -197,6 +200,30 @@ def _panel_step(
     if step is None:
         return None, "the series' times are not evenly spaced"
     return step, ""
+
+
+def _other_frequency(
+    series: Sequence[SeriesRows], steps: Sequence[np.ndarray], clock: _Clock
+) -> str:
+    """Why a series that keeps a step of its own (gaps aside) other than the one most
+    series keep cannot be in the panel ("" when none does): its windows would read
+    a week as a day. Series with no usual step (uneven times) are not judged here."""
+    modes = [(rows, _mode(d)) for rows, d in zip(series, steps, strict=True) if len(d) >= 3]
+    if len(modes) < 2:
+        return ""
+    common = _mode(np.array([m for _, m in modes]))
+    keeping = sum(m == common for _, m in modes)
+    for (rows, m), d in zip(modes, [d for d in steps if len(d) >= 3], strict=True):
+        own = _usual(d)
+        if m != common and own is not None:
+            return (
+                f"series {rows.id!r} keeps {replace(clock, step=own).every()}, but the "
+                f"panel {replace(clock, step=common).every()} ({keeping} of its "
+                f"{len(modes)} series): expected every series at the panel's frequency, "
+                f"found {rows.labels[0]!r}, {rows.labels[1]!r}, ... in series {rows.id!r}; "
+                "resample it to the panel's step or give it its own file"
+            )
+    return ""
 
 
 def _between(rows: SeriesRows, i: int) -> str:

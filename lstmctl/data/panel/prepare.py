@@ -44,7 +44,7 @@ from lstmctl.data.panel.table import SeriesRows, split_series
 from lstmctl.data.pipeline import Transformed
 from lstmctl.data.prepared import Panel, Prepared, Series
 from lstmctl.data.reading import release_arrow_memory
-from lstmctl.data.splits import RowSplit
+from lstmctl.data.splits import RowSplit, shortfall
 from lstmctl.data.window_index import IndexedWindows, held_nbytes
 from lstmctl.data.windows import Windower
 from lstmctl.errors import DataError, SpecError
@@ -196,19 +196,32 @@ def _clean_and_split(
             cleaned = SeriesRows(rows.id, frame, rows.times, rows.labels)
         else:
             cleaned = SeriesRows(rows.id, frame, rows.times.iloc[at], [rows.labels[i] for i in at])
-        try:
-            split = RowSplit(data.split.test, data.split.validation).fit(len(frame))
-            split.check(data.window.lookback, data.window.horizon, pipeline.lags)
-        except DataError as e:
-            short[rows.id] = e.message
+        window = data.window
+        why = shortfall(
+            len(frame),
+            data.split.test,
+            data.split.validation,
+            window.lookback,
+            window.horizon,
+            pipeline.lags,
+        )
+        if why:
+            short[rows.id] = why
             continue
+        split = RowSplit(data.split.test, data.split.validation).fit(len(frame))
         kept.append(FittedSeries(cleaned, split, pipeline, observed.to_numpy()[at]))
     if short and (data.short_series == "error" or not kept):
         sid, why = next(iter(short.items()))
-        more = f" (and {len(short) - 1} more series)" if len(short) > 1 else ""
-        hint = "" if not kept else "; or set data.short_series: skip to leave such series out"
+        more = f", and {len(short) - 1} more series are too short" if len(short) > 1 else ""
+        shorten = "shorten data.window.lookback or data.window.horizon or data.split"
+        if kept:
+            hint = f"{shorten}, or set data.short_series: skip to leave such series out"
+        elif data.short_series == "skip":
+            hint = f"data.short_series: skip would leave no series: {shorten}"
+        else:
+            hint = f"no series is long enough: {shorten}"
         raise DataError(
-            f"series {sid!r} is too short: {why}{more}{hint}",
+            f"series {sid!r} is too short: {why}{more}; {hint}",
             where=f"{source}: column {', '.join(data.series)}" if data.series else source,
         )
     for sid, why in short.items():
