@@ -141,3 +141,15 @@ def test_every_shipped_config_validates(config: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(ROOT)
     _, data = prepare_run(load_spec(config))  # a problem's task settles, or refuses the spec
     assert len(data.X_test) > 0 and len(data.X_train) > 0
+
+
+def test_categorical_names_are_checked_against_the_table_first() -> None:
+    # With a table, data.categorical is checked after every column is found in it (a
+    # typo in data.static is named as one); a generated problem has no table to wait for.
+    data = {"target": "y", "series": "id", "time": "t", "static": ["regoin"]}
+    spec = validate_spec({"data": {"path": "x.csv", **data, "categorical": ["region"]}})
+    assert spec.data.stray_categorical() == (
+        "listed in data.features or data.static, found ['region']; did you mean 'regoin'?"
+    )
+    with pytest.raises(SpecError, match=r"data.categorical must name columns .* found \['w'\]"):
+        validate_spec({"data": {"problem": "sine", "categorical": ["w"]}})

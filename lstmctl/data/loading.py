@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from lstmctl.data.values import (
     shared_text,
     to_numeric,
 )
-from lstmctl.errors import DataError
+from lstmctl.errors import DataError, SpecError
 
 if TYPE_CHECKING:  # annotations only: `predict` reads rows without pydantic
     from lstmctl.spec import DataSpec
@@ -68,7 +68,10 @@ def load_csv(data: DataSpec) -> tuple[pd.DataFrame, list[str]]:
     if data.path is None:
         raise DataError("expected a CSV file in data.path, found none", where="data.path")
     table, time_cols, frame = _read_values(data, [], used_columns(data))
-    return frame, time_labels(table.rows, time_cols, str(data.path))
+    raw = table.rows
+    return frame, time_labels(
+        raw, time_cols, str(data.path), hint=lambda: series_hint(raw, time_cols, data)
+    )
 
 
 @dataclass
@@ -79,13 +82,16 @@ class LongTable:
     ones as float64, categorical ones as text), indexed by CSV line (or Parquet
     row); ``ids`` is each row's series id (several series columns joined by
     "/"), ``times`` its time (timestamps, or numbers when the time column holds
-    numbers), ``labels`` its time as the file writes it.
+    numbers), ``labels`` its time as the file writes it. ``hint`` ends the error
+    for a time given twice in a series (:func:`series_hint`: a forgotten
+    ``data.series``).
     """
 
     frame: pd.DataFrame
     ids: np.ndarray
     times: pd.Series
     labels: np.ndarray
+    hint: str = ""
 
 
 # The id of the one series of a table without data.series read as a panel (data.known,
@@ -115,10 +121,33 @@ def load_long(data: DataSpec) -> LongTable:
     raw = table.rows
     if not series:  # one series (known or calendar inputs): a panel of one
         times, labels = _long_times(raw, time_cols, source)
-        return LongTable(frame, np.full(len(frame), ONE_SERIES, dtype=object), times, labels)
+        ids = np.full(len(frame), ONE_SERIES, dtype=object)
+        return LongTable(frame, ids, times, labels, series_hint(raw, time_cols, data))
     ids = _series_ids(raw, series, source)
     times, labels = _long_times(raw, time_cols, source)
     return LongTable(frame, ids, times, labels)
+
+
+def series_hint(raw: pd.DataFrame, time_cols: Sequence[str], data: DataSpec) -> str:
+    """``; is this a long table of many series? set data.series: COLUMN`` when ``raw``
+    gives a time twice and a text column the spec does not use tells every repeat
+    apart (its first such column); else an empty string.
+
+    Only worked out for an error: it looks at every unused column.
+    """
+    cols = list(time_cols)
+    if data.series or not cols or not raw.duplicated(subset=cols).any():
+        return ""
+    used = {*cols, *panel_columns(data)}
+    for c in raw.columns:
+        values = raw[c]
+        if c in used or pd.api.types.is_numeric_dtype(values):
+            continue
+        if pd.api.types.is_datetime64_any_dtype(values) or values.nunique() < 2:
+            continue
+        if not raw.duplicated(subset=[c, *cols]).any():
+            return f"; is this a long table of many series? set data.series: {c}"
+    return ""
 
 
 def _series_ids(raw: pd.DataFrame, series: Sequence[str], source: str) -> np.ndarray:
@@ -162,6 +191,9 @@ def _read_values(
     raw = table.rows
     time_cols = _time_columns(data.time)
     _check_columns(raw, [*leading, *time_cols, *columns], source, table.header)
+    stray = data.stray_categorical()  # after the columns: a typo is named as one first
+    if stray:
+        raise SpecError(f"expected columns {stray}", where="data.categorical")
     frame = pd.DataFrame(index=raw.index)
     for col in columns:
         if col in data.categorical:
@@ -256,13 +288,19 @@ def _check_columns(
 # --------------------------------------------------------------------------- time labels
 
 
-def time_labels(raw: pd.DataFrame, time_cols: Sequence[str], source: str) -> list[str]:
+def time_labels(
+    raw: pd.DataFrame,
+    time_cols: Sequence[str],
+    source: str,
+    hint: Callable[[], str] = lambda: "",
+) -> list[str]:
     """One label per row: the time column's text, a combined timestamp, or the row number.
 
     Timestamps that parse must increase; text that does not parse as a date
     (shampoo's ``1-01``) is kept as it is. A column of real timestamps (from
     Parquet) is labelled as a combined one is ("2021-01-31", or with the time
-    of day when there is one), so both read the same downstream.
+    of day when there is one), so both read the same downstream. ``hint()`` ends
+    the error for times out of order (called only then).
     """
     if not time_cols:
         return [str(i) for i in range(len(raw))]
@@ -270,20 +308,22 @@ def time_labels(raw: pd.DataFrame, time_cols: Sequence[str], source: str) -> lis
         stamps = _assemble(raw[list(time_cols)])
         if stamps is not None:
             labels = _format(stamps)
-            _check_increasing(stamps, labels, raw.index, time_cols, source)
+            _check_increasing(stamps, labels, raw.index, time_cols, source, hint)
             return labels
         text = raw[list(time_cols)].fillna("").astype(str).agg(" ".join, axis=1)
     elif pd.api.types.is_datetime64_any_dtype(raw[time_cols[0]]):
-        return _stamp_labels(raw[time_cols[0]], time_cols, source)
+        return _stamp_labels(raw[time_cols[0]], time_cols, source, hint)
     else:
         text = raw[time_cols[0]].fillna("").astype(str).str.strip()
     stamps = _parse(text, raw.index, time_cols, source)
     if stamps is not None:
-        _check_increasing(stamps, text.tolist(), raw.index, time_cols, source)
+        _check_increasing(stamps, text.tolist(), raw.index, time_cols, source, hint)
     return text.tolist()
 
 
-def _stamp_labels(stamps: pd.Series, time_cols: Sequence[str], source: str) -> list[str]:
+def _stamp_labels(
+    stamps: pd.Series, time_cols: Sequence[str], source: str, hint: Callable[[], str]
+) -> list[str]:
     """Labels of a typed time column: every row has a time, in increasing order."""
     missing = stamps.isna().to_numpy()
     if missing.any():
@@ -293,7 +333,7 @@ def _stamp_labels(stamps: pd.Series, time_cols: Sequence[str], source: str) -> l
             where=f"{source}: column {', '.join(time_cols)}, {at}",
         )
     labels = _format(stamps)
-    _check_increasing(stamps, labels, stamps.index, time_cols, source)
+    _check_increasing(stamps, labels, stamps.index, time_cols, source, hint)
     return labels
 
 
@@ -341,6 +381,7 @@ def _check_increasing(
     lines: pd.Index,
     time_cols: Sequence[str],
     source: str,
+    hint: Callable[[], str],
 ) -> None:
     values = stamps.to_numpy()
     if len(values) < 2:
@@ -353,12 +394,12 @@ def _check_increasing(
             rows = f"{row_unit(lines)}s {int(lines[i - 1])} and {int(lines[i])}"
             raise DataError(
                 f"expected each time once, found {shown[i]!r} on {rows}; "
-                "remove or merge the repeated row",
+                f"remove or merge the repeated row{hint()}",
                 where=where,
             )
         raise DataError(
             f"expected times in increasing order, found {shown[i]!r} after "
-            f"{shown[i - 1]!r}; sort the file by time",
+            f"{shown[i - 1]!r}; sort the file by time{hint()}",
             where=where,
         )
 

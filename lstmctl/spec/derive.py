@@ -229,6 +229,19 @@ def final_spec(spec: Spec) -> Spec:
     return derive(spec, values, validate=False)
 
 
+def leaving_out(spec: Spec, series: Mapping[str, str]) -> Spec:
+    """``spec`` with the panel's ``series`` (id: why) left out before any is prepared.
+
+    ``finalize`` fits on all the rows, where a series too short for ``run``'s test
+    and validation parts may fit; it leaves out the series ``run`` skipped, so the
+    saved model serves only series that were scored (and calibrated). Not a key of
+    the spec file: the saved spec stays the user's.
+    """
+    out = spec.model_copy(deep=True)
+    out.data._left_out = dict(series)
+    return out
+
+
 def final_text_spec(spec: Spec) -> Spec:
     """The spec as finalize trains a text model: one repeat, no update experiment."""
     return derive(spec, {"evaluate.repeats": 1, "evaluate.update": None}, validate=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Literal
 
 import yaml
@@ -9,6 +10,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -121,6 +123,9 @@ class DataSpec(Strict):
     static: list[str] = Field(default_factory=list)
     # A series too short for lookback + horizon + its test part: an error, or left out.
     short_series: Literal["error", "skip"] = "error"
+    # Series a derived spec leaves out before any is prepared, by id, with why (not a
+    # key of the spec file; see lstmctl.spec.derive.leaving_out).
+    _left_out: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("target", "series", mode="before")
     @classmethod
@@ -138,14 +143,30 @@ class DataSpec(Strict):
             raise ValueError(
                 "data.target is required with data.path: name the column(s) to forecast"
             )
-        stray = [c for c in self.categorical if c not in [*self.features, *self.static]]
+        # A table's columns are checked against its header first, when it is read
+        # (lstmctl.data.loading): a typo in data.static is named there, not as a
+        # categorical column missing from data.static.
+        stray = self.stray_categorical() if self.path is None else None
         if stray:
-            raise ValueError(
-                "data.categorical must name columns listed in data.features or "
-                f"data.static, found {stray}"
-            )
+            raise ValueError(f"data.categorical must name columns {stray}")
         self._check_panel()
         return self
+
+    def stray_categorical(self) -> str | None:
+        """``categorical``'s names not among ``features`` or ``static`` (and the nearest
+        listed name), as ``listed in ..., found [...]``; None when there are none."""
+        listed = [*self.features, *self.static]
+        stray = [c for c in self.categorical if c not in listed]
+        if not stray:
+            return None
+        near = difflib.get_close_matches(stray[0], listed, n=1, cutoff=0.6)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        return f"listed in data.features or data.static, found {stray}{hint}"
+
+    @property
+    def left_out(self) -> dict[str, str]:
+        """The series ids a derived spec leaves out, and why (:func:`leaving_out`)."""
+        return self._left_out
 
     @property
     def is_panel(self) -> bool:

@@ -32,6 +32,12 @@ C more windows than the held-out ones, so their errors are, if anything,
 smaller: the intervals should err on the wide side. With one member there is
 no spread to scale by and no intervals: ``--members 1`` saves none (and does
 not fit twice), so its directory is the one-model layout of before.
+
+A panel with ``data.short_series: skip`` leaves out, in both fits, the series
+``run`` skips (too short for its test and validation parts) even where all the
+rows would be enough: the saved model serves only series that were scored and
+calibrated, and ``preprocess.json``'s ``skipped`` lists them with why, so
+``predict --series`` refuses them by name.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from lstmctl.errors import RunError, UsageError
 from lstmctl.modeldir.format import open_model_dir
 from lstmctl.modeldir.writing import check_target, save_keras
 from lstmctl.spec import Spec, load_spec
-from lstmctl.spec.derive import final_spec, final_text_spec
+from lstmctl.spec.derive import final_spec, final_text_spec, leaving_out
 from lstmctl.training.result import Progress
 from lstmctl.workflows.modelfiles import (
     Ensemble,
@@ -67,7 +73,7 @@ from lstmctl.workflows.modelfiles import (
     time_info,
     write_model,
 )
-from lstmctl.workflows.panel_model import panel_preprocess_state
+from lstmctl.workflows.panel_model import panel_preprocess_state, skipped_by_run
 
 log = logging.getLogger("lstmctl")
 
@@ -126,6 +132,10 @@ def fit_and_save(
             f"text models (data.problem: text); this spec generates {spec.data.problem!r}",
             where="data.problem",
         )
+    saved_spec = saved_spec or spec
+    if spec.data.is_panel and spec.data.short_series == "skip":
+        # Every fit here leaves out the series run skips: the model serves scored series only.
+        spec = leaving_out(spec, skipped_by_run(spec))
     final, data = prepare_run(_members_spec(final_spec(spec), members))
     log.info("finalize: %d training windows (all the data), %d members", len(data.X_train), members)
     fits = every_fit(_fit(final, data, progress))
@@ -162,7 +172,7 @@ def fit_and_save(
             calibration=calibrate(spec, members, progress),
         )
     saved = save_model(
-        saved_spec or spec,
+        saved_spec,
         out,
         models[0],
         pre_state,

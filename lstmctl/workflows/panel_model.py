@@ -36,9 +36,15 @@ from lstmctl.workflows.modelfiles import (
     time_info,
 )
 
-__all__ = ["fine_tune_panel", "panel_preprocess_state"]
+__all__ = ["fine_tune_panel", "panel_preprocess_state", "skipped_by_run"]
 
 log = logging.getLogger("lstmctl")
+
+
+def skipped_by_run(spec: Spec) -> dict[str, str]:
+    """The series ``run`` leaves out of ``spec``'s panel (``data.short_series: skip``:
+    too short for its test and validation parts), and why; warned of as run warns."""
+    return fit_panel(spec)[2]
 
 
 def panel_preprocess_state(spec: Spec, data: Prepared) -> tuple[dict[str, Any], int]:
@@ -47,9 +53,11 @@ def panel_preprocess_state(spec: Spec, data: Prepared) -> tuple[dict[str, Any], 
 
     The series are fitted again here from the same file and spec: preparation
     is deterministic, so the pipelines are those ``data``'s windows came from
-    (their input names are checked to agree).
+    (their input names are checked to agree). The saved ``skipped`` are the
+    series ``spec`` leaves out (``data.left_out``) and those this fit skipped.
     """
     _, kept, skipped, static = fit_panel(spec)
+    skipped = {**spec.data.left_out, **skipped}
     panel = PanelPipelines.from_fitted(
         kept,
         static,

@@ -4,7 +4,8 @@
 id (in order of first appearance), sorts each group by time and checks what
 only a per-series view can see: a time given twice within one series, and a
 ``data.static`` column whose value changes within one. Errors name the series,
-the column and the lines.
+the column and the lines. The series a derived spec leaves out
+(``data.left_out``, see :func:`lstmctl.spec.derive.leaving_out`) are dropped here.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def split_series(table: LongTable, data: DataSpec) -> list[SeriesRows]:
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     out = []
     for k, sid in enumerate(uniques):
+        if str(sid) in data.left_out:  # a derived spec's (finalize's): never prepared
+            continue
         rows = order[bounds[k] : bounds[k + 1]]
         series = SeriesRows(
             id=str(sid),
@@ -53,13 +56,13 @@ def split_series(table: LongTable, data: DataSpec) -> list[SeriesRows]:
             times=table.times.iloc[rows],
             labels=[str(v) for v in table.labels[rows]],
         )
-        _check_times(series, source, time_col)
+        _check_times(series, source, time_col, table.hint)
         _check_static(series, data.static, source)
         out.append(series)
     return out
 
 
-def _check_times(series: SeriesRows, source: str, time_col: str) -> None:
+def _check_times(series: SeriesRows, source: str, time_col: str, hint: str) -> None:
     values = series.times.to_numpy()
     same = np.flatnonzero(values[1:] == values[:-1])
     if same.size:
@@ -69,7 +72,7 @@ def _check_times(series: SeriesRows, source: str, time_col: str) -> None:
         a, b = sorted((int(lines[i - 1]), int(lines[i])))
         raise DataError(
             f"expected each time once per series, found {series.labels[i]!r} twice in "
-            f"series {series.id!r} ({unit}s {a} and {b}); remove or merge the repeated row",
+            f"series {series.id!r} ({unit}s {a} and {b}); remove or merge the repeated row{hint}",
             where=f"{source}: column {time_col}",
         )
 
