@@ -169,11 +169,12 @@ def generate(
     return generate_workflow(model_dir, prompt, length, temperature, seed)
 
 
-def read_input(path: str | Path) -> str:
-    """The text of a file of new rows for ``predict`` (UTF-8; a byte-order mark is allowed)."""
+def read_input(path: str | Path, option: str = "--input") -> str:
+    """The text of a file of rows for ``predict`` (UTF-8; a byte-order mark is allowed;
+    a pipe is read once); ``option`` (--input, --future) names it in errors."""
     from lstmctl.serving.rows import read_input as read_text
 
-    return read_text(path)
+    return read_text(path, option)
 
 
 def predict(

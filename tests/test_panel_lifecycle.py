@@ -292,3 +292,79 @@ def test_predict_of_a_panel_imports_no_framework(panel: dict[str, Any]) -> None:
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == ""
+
+
+def _comma_rows() -> tuple[str, str]:
+    rows = f"id,month,value,promo\na,{_month(ROWS)},1041.5,1\nb,{_month(ROWS)},2040.25,0\n"
+    future = "id,month,promo\n" + "".join(
+        f"{sid},{_month(ROWS + i)},{i % 2}\n" for sid in "ab" for i in range(1, 3)
+    )
+    return rows, future
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_input_and_future_are_read_as_training_data_is(
+    panel: dict[str, Any], tmp_path: Path, sep: str
+) -> None:
+    # Sniffed delimiters, and decimal commas where the delimiter is not a comma.
+    rows, future = _comma_rows()
+    fut = tmp_path / "future.csv"
+    fut.write_text(future)
+    want = _predict(panel, "--input", "-", "--future", str(fut), input=rows)
+    assert want.exit_code == 0, want.stderr
+    other = tmp_path / "future-other.csv"
+    other.write_text(future.replace(",", sep))
+    text = rows.replace(",", sep).replace(".", ",")
+    r = _predict(panel, "--input", "-", "--future", str(other), input=text)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == want.stdout
+
+
+def test_future_may_be_a_pipe_but_not_a_directory(panel: dict[str, Any], tmp_path: Path) -> None:
+    # `--future <(cat future.csv)`: the shell's pipe is read once, as a file is.
+    model, future = str(panel["model"]), str(panel["future"])
+    cli = f"{sys.executable} -c 'from lstmctl.cli import main; main()'"
+    script = f"{cli} predict --model {model} --horizon 2 --future <(cat {future}) --series a"
+    p = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stderr
+    assert list(_frame(p.stdout)["series"]) == ["a", "a"]
+    r = _predict(panel, "--future", str(tmp_path))
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == f"lstmctl: error: {tmp_path}: --future: expected a file, found a directory\n"
+
+
+def _update(panel: dict[str, Any], rows: str, name: str) -> Any:
+    new = panel["folder"] / f"{name}.csv"
+    new.write_text(rows)
+    out = panel["folder"] / name
+    args = ["update", "--model", str(panel["model"]), "--data", str(new), "--epochs", "1"]
+    return runner.invoke(app, [*args, "--out", str(out), "--no-onnx"])
+
+
+def test_update_of_an_empty_file_says_so(panel: dict[str, Any]) -> None:
+    r = _update(panel, "", "empty")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.endswith(
+        "empty.csv: expected a header line and data rows, found an empty file\n"
+    )
+
+
+def test_update_rows_may_leave_out_static_columns(panel: dict[str, Any]) -> None:
+    # As predict --input rows may: each series keeps its saved static values.
+    rows = f"id,month,value,promo\nb,{_month(ROWS)},2041,0\na,{_month(ROWS)},1041,1\n"
+    r = _update(panel, rows, "no-static")
+    assert r.exit_code == 0, r.stderr
+    out = panel["folder"] / "no-static"
+    saved = _frame((out / "data.csv").read_text())
+    assert list(saved.columns) == ["id", "month", "value", "promo", "kind"]
+    assert list(saved["kind"].iloc[-2:]) == ["y", "x"]
+    pre = _strict((out / "preprocess.json").read_text())
+    assert [s["static"] for s in pre["series"]] == [{"kind": "x"}, {"kind": "y"}, {"kind": "x"}]
+    # Given, a static value must be the series' saved one.
+    r = _update(panel, f"id,month,value,promo,kind\nb,{_month(ROWS)},2041,0,x\n", "other-static")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert len(r.stderr.splitlines()) == 1
+    assert "column kind: expected a static column to be constant within each series" in r.stderr
+    assert "found 'y' and 'x' in series 'b'" in r.stderr

@@ -78,6 +78,11 @@ def test_a_header_and_no_rows_is_one_line(saved_stateful: Path, text: str, fragm
             '{"month": "2004-01", "sales": 1}\n{"month": "2004-01", "sales": 2}\n',
             ["column month, line 2", "expected each time once"],
         ),
+        # A time repeated after a later one is a repeat, not a row out of order.
+        (
+            "month,sales\n2004-01,150\n2004-02,151\n2004-01,152\n",
+            ["column month, line 4", "expected each time once, found '2004-01' on lines 2 and 4"],
+        ),
         # Out of order.
         (
             "month,sales\n2004-01,150\n2004-03,151\n2004-02,152\n",
@@ -119,6 +124,16 @@ def test_no_history_rows_are_checked_among_themselves(saved_stateful: Path) -> N
     gapped = "\n".join([*lines[:10], *lines[11:]]) + "\n"
     line = one_error_line(saved_stateful, gapped, "--no-history")
     assert "column month, line 11: expected '2000-10'" in line and "found '2000-11'" in line
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_rows_are_read_as_training_data_is(saved_stateful: Path, sep: str) -> None:
+    # The delimiter sniffed; decimal commas where it is not a comma. JSON as it is.
+    rows = "month,sales\n2004-01,150.5\n2004-02,151.25\n"
+    want = predict(saved_stateful, rows).rows
+    assert predict(saved_stateful, rows.replace(",", sep).replace(".", ",")).rows == want
+    json_rows = '{"month": "2004-01", "sales": 150.5}\n{"month": "2004-02", "sales": 151.25}\n'
+    assert predict(saved_stateful, json_rows).rows == want
 
 
 def test_rows_without_the_time_column_are_taken_in_order(saved_stateful: Path) -> None:

@@ -133,24 +133,33 @@ def predict(
     from lstmctl import api
     from lstmctl.report.forecast_view import render_forecast
 
-    def read(source: str | None) -> str | None:
+    def read(source: str | None, option: str) -> str | None:
         if source == "-":
             return sys.stdin.read()
-        return None if source is None else api.read_input(source)
+        return None if source is None else api.read_input(source, option)
+
+    def ids(value: str | None) -> list[str] | None:
+        # An empty --series ('' or ',') asks for nothing: a usage error, not every series.
+        # A panel's predictor says the same (serving.panel.NO_SERIES; the bad-inputs case
+        # serving-series-empty checks both); this covers a one-series model too.
+        found = None if value is None else [v for v in value.split(",") if v.strip()]
+        if found == []:
+            raise UsageError("expected series ids, comma-separated (A,B), found none", "--series")
+        return found
 
     def go() -> Any:
         if input_ == "-" and future == "-":
             raise UsageError("only one of --input and --future can read stdin", "--future")
         return api.predict(
             model,
-            read(input_),
+            read(input_, "--input"),
             horizon=horizon,
             engine=engine,
             history=not no_history,
             intervals=interval or (),
             members=members,
-            series=[v for v in series.split(",") if v.strip()] if series is not None else None,
-            future=read(future),
+            series=ids(series),
+            future=read(future, "--future"),
         )
 
     fc = guarded(go)

@@ -41,10 +41,13 @@ from lstmctl.serving.engines import Engine, make_engine
 from lstmctl.serving.labels import next_label, step_labels
 from lstmctl.serving.panel_rows import future_known, unknown_series
 from lstmctl.serving.request import check_request, usable_levels
-from lstmctl.serving.rows import check_times, check_values
+from lstmctl.serving.rows import check_time_format, check_times, check_values
 from lstmctl.serving.table import Forecast, Grid, check_finite, forecast_table
 
-__all__ = ["PanelPredictor", "is_panel"]
+__all__ = ["NO_SERIES", "PanelPredictor", "is_panel"]
+
+# ``--series ''`` (or ","): a usage error, not every series.
+NO_SERIES = "expected series ids, comma-separated (A,B), found none"
 
 
 def is_panel(model_dir: ModelDir) -> bool:
@@ -106,11 +109,14 @@ class PanelPredictor:
         return self._engines[member]
 
     def select(self, series: Sequence[str] | None) -> list[SeriesState]:
-        """The series asked for (``--series``), or all of them; an unknown id: DataError."""
-        if not series:
+        """The series asked for (``--series``), or all of them (None); an unknown id:
+        DataError; no id at all (``--series ''``): UsageError."""
+        if series is None:
             return list(self.panel.series)
         out = []
-        for sid in dict.fromkeys(str(v).strip() for v in series):
+        if not any(str(v).strip() for v in series):
+            raise UsageError(NO_SERIES, where="--series")
+        for sid in dict.fromkeys(str(v).strip() for v in series if str(v).strip()):
             if sid not in self.panel.by_id:
                 raise unknown_series(sid, self.ids, "--series", self.panel.skipped)
             out.append(self.panel.by_id[sid])
@@ -133,6 +139,8 @@ class PanelPredictor:
         check_request(horizon, rows is not None, history)
         found = usable_levels(levels, self.bands, self.members)
         chosen = self.select(series)
+        if future is not None:
+            self._check_future_times(future)
         if rows is not None:
             asked = {s.id for s in chosen}
             chosen = [self.panel.by_id[sid] for sid in rows if sid in asked]
@@ -209,6 +217,23 @@ class PanelPredictor:
             check_values(frame, t.inputs[: len(frame)], first_new, p)
         targets = frame[list(p.targets)].to_numpy(np.float64)
         return _Series(s, frame, first_new, [*labels, *steps], t.inputs, t.stages, targets)
+
+    def _check_future_times(self, future: dict[str, pd.DataFrame]) -> None:
+        """``--future`` times in the training data's format (when it had a frequency), so a
+        row is never missed for being written another way ('03/01/2024')."""
+        fmt = self.time_info.get("format")
+        if not (fmt and self.time_info.get("freq")):
+            return
+        where = f"--future: column {', '.join(self.time_columns) or 'time'}"
+        for sid, frame in future.items():
+            s = self.panel.by_id[sid]
+            lines = [int(v) for v in frame["__line__"]]
+            try:
+                check_time_format(
+                    [str(v) for v in frame.index], lines, fmt, s.tail_labels[-1], where
+                )
+            except DataError as e:
+                raise DataError(f"series {sid!r}: {e.message}", e.where) from None
 
     def _future_rows(
         self,

@@ -11,7 +11,12 @@ increasing), so a series' rows need not be contiguous in the file.
 
 ``--future FILE`` gives the values of ``known`` covariates at the forecast
 steps: rows ``series, time, known...`` (CSV or JSON lines), one per series and
-step. Calendar features need no rows: they are derived from the step times.
+step, in any order (they are looked up by time; each time once per series).
+Calendar features need no rows: they are derived from the step times.
+
+Both are read as the training data is: a CSV's delimiter sniffed (commas,
+semicolons, tabs, pipes) and, in a CSV not separated by commas, decimal commas
+read as points.
 
 A series id the model was not trained on is a DataError naming it and a few
 of the known ones.
@@ -26,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from lstmctl.data.loading import time_labels
+from lstmctl.data.values import decimal_points
 from lstmctl.errors import DataError
-from lstmctl.serving.rows import numbers, parse_rows, typed_rows
+from lstmctl.serving.rows import check_repeated, numbers, parse_rows, typed_rows
 
 if TYPE_CHECKING:
     from lstmctl.data.panel.state import PanelPipelines
@@ -88,18 +94,20 @@ def read_panel_rows(
 ) -> dict[str, pd.DataFrame]:
     """New rows by series id (in order of first appearance), each as ``read_rows`` gives
     a single series' rows."""
-    raw = parse_rows(text, source)
+    raw, decimal_comma = parse_rows(text, source)
     ids = _ids(raw, panel.series_columns, panel, source)
     out: dict[str, pd.DataFrame] = {}
     for sid in pd.unique(ids.to_numpy()):
         group = raw[(ids == sid).to_numpy()]
         s = panel.by_id[str(sid)]
-        _check_static(group, s.id, s.static, source)
-        out[str(sid)] = typed_rows(group, s.pipeline, source, time)
+        _check_static(group, s.id, s.static, source, decimal_comma)
+        out[str(sid)] = typed_rows(group, s.pipeline, source, time, decimal_comma, series=s.id)
     return out
 
 
-def _check_static(group: pd.DataFrame, sid: str, saved: dict[str, object], source: str) -> None:
+def _check_static(
+    group: pd.DataFrame, sid: str, saved: dict[str, object], source: str, decimal_comma: bool
+) -> None:
     """Static columns, where the rows have them, hold the series' saved values (the saved
     ones are what the model reads: a different value means rows of another series)."""
     for col, value in saved.items():
@@ -109,7 +117,9 @@ def _check_static(group: pd.DataFrame, sid: str, saved: dict[str, object], sourc
         if isinstance(value, str):
             same = (text == value).to_numpy()
         else:
-            num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+            num = pd.to_numeric(
+                decimal_points(text, decimal_comma).astype(object), errors="coerce"
+            ).to_numpy(dtype=np.float64, na_value=np.nan)
             same = np.isclose(num, float(str(value)))
         same = same | (text == "").to_numpy()
         if not same.all():
@@ -125,8 +135,11 @@ def read_future(
     text: str, panel: PanelPipelines, time: Sequence[str], source: str = "--future"
 ) -> dict[str, pd.DataFrame]:
     """Rows of ``known`` covariates for the forecast steps, by series id: a frame of the
-    known columns (float64) indexed by time label, with each row's ``__line__``."""
-    raw = parse_rows(text, source)
+    known columns (float64) indexed by time label, with each row's ``__line__``.
+
+    The labels are the time column's text (several time columns: the time they
+    make); the predictor checks them against the training data's format."""
+    raw, decimal_comma = parse_rows(text, source)
     ids = _ids(raw, panel.series_columns, panel, source)
     wanted = [*time, *panel.known]
     absent = [c for c in wanted if c not in raw.columns]
@@ -140,9 +153,18 @@ def read_future(
     out: dict[str, pd.DataFrame] = {}
     for sid in pd.unique(ids.to_numpy()):
         group = raw[(ids == sid).to_numpy()]
-        frame = pd.DataFrame({c: numbers(group[c], c, source) for c in panel.known})
+        frame = pd.DataFrame({c: numbers(group[c], c, source, decimal_comma) for c in panel.known})
         frame["__line__"] = group.index.to_numpy()
-        frame.index = pd.Index(time_labels(group, list(time), source))
+        try:
+            check_repeated(group, list(time), source)
+            labels = (
+                group[time[0]].fillna("").astype(str).str.strip().tolist()
+                if len(time) == 1
+                else time_labels(group, list(time), source)
+            )
+        except DataError as e:
+            raise DataError(f"series {str(sid)!r}: {e.message}", e.where) from None
+        frame.index = pd.Index(labels)
         out[str(sid)] = frame
     return out
 
@@ -163,6 +185,14 @@ def future_known(
     if frame is not None:
         found = frame.reindex(list(labels))
         values = found[list(known)].to_numpy(dtype=np.float64)
+        empty = np.isnan(values) & found["__line__"].notna().to_numpy()[:, None]
+        if empty.any():  # the row is there, its value is not
+            i, j = (int(v) for v in np.argwhere(empty)[0])
+            raise DataError(
+                f"expected a value of the known covariate {known[j]!r} of series {sid!r} for "
+                f"the forecast step {i + 1} ({labels[i]}){note}, found an empty field",
+                where=f"--future: column {known[j]}, line {int(found['__line__'].iloc[i])}",
+            )
     missing = np.isnan(values)
     if not missing.any():
         return values

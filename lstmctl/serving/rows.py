@@ -22,13 +22,15 @@ import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from lstmctl.data.loading import check_fields, time_labels
 from lstmctl.data.pipeline import Pipeline
+from lstmctl.data.reading import sniff_delimiter
+from lstmctl.data.values import decimal_points
 from lstmctl.errors import DataError, undecodable
 
 # The most a new value may be from the training data in the network's units
@@ -37,20 +39,24 @@ MAX_MODEL_VALUE = 1e6
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def read_input(path: str | Path) -> str:
-    """The text of an ``--input`` file: UTF-8 (a byte-order mark is allowed)."""
+def read_input(path: str | Path, option: str = "--input") -> str:
+    """The text of an ``--input`` (or ``--future``) file: UTF-8 (a byte-order mark is
+    allowed). A pipe (``<(cat rows.csv)``, a FIFO) is read once, as a file is."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError(
-            "input file not found" if not p.exists() else "expected a file, found a directory",
-            where=str(p),
-        )
+    if not p.exists():
+        raise DataError("file not found", where=f"{p}: {option}")
+    if p.is_dir():
+        raise DataError("expected a file, found a directory", where=f"{p}: {option}")
     try:
         return p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         line, found = undecodable(e)
         raise DataError(
             f"expected UTF-8 text, {found}; save the file as UTF-8", where=f"{p}: line {line}"
+        ) from None
+    except OSError as e:
+        raise DataError(
+            f"expected a readable file, found {e.strerror or e}", where=f"{p}: {option}"
         ) from None
 
 
@@ -64,12 +70,25 @@ def read_rows(
     ``__line__`` column (each row's CSV line, or JSON row, for errors). ``time``
     names the training data's time columns.
     """
-    return typed_rows(parse_rows(text, source), pre, source, time)
+    raw, decimal_comma = parse_rows(text, source)
+    return typed_rows(raw, pre, source, time, decimal_comma)
 
 
-def parse_rows(text: str, source: str = "--input") -> pd.DataFrame:
+class Parsed(NamedTuple):
+    """``parse_rows``' rows, every value as text, and whether a comma there may be a
+    decimal mark (a CSV not separated by commas, as training data is read)."""
+
+    rows: pd.DataFrame
+    decimal_comma: bool
+
+
+def parse_rows(text: str, source: str = "--input") -> Parsed:
     """Rows of CSV text (or JSON lines / a JSON array of objects), every value as text,
-    indexed by CSV line (or JSON row); at least one row."""
+    indexed by CSV line (or JSON row); at least one row.
+
+    A CSV's delimiter is sniffed as the training data's is (commas, semicolons,
+    tabs or pipes; :func:`lstmctl.data.reading.sniff_delimiter`)."""
+    sep = ","
     stripped = text.lstrip()
     if not stripped:
         raise DataError("expected rows (CSV with a header, or JSON lines), found nothing", source)
@@ -78,9 +97,10 @@ def parse_rows(text: str, source: str = "--input") -> pd.DataFrame:
         if not len(raw):
             raise DataError("expected at least one row, found an empty JSON array", source)
     else:
-        check_fields(text, source)  # a ragged row would shift values into other columns
+        sep = sniff_delimiter(text)
+        check_fields(text, source, sep)  # a ragged row would shift values into other columns
         try:
-            raw = pd.read_csv(io.StringIO(text), dtype=str, skip_blank_lines=True)
+            raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, skip_blank_lines=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
             msg = " ".join(str(e).split())
             raise DataError(
@@ -92,14 +112,21 @@ def parse_rows(text: str, source: str = "--input") -> pd.DataFrame:
             )
         raw.index = pd.RangeIndex(2, 2 + len(raw))  # CSV line numbers (the header is line 1)
     raw.columns = [str(c).strip() for c in raw.columns]
-    return raw
+    return Parsed(raw, sep != ",")
 
 
 def typed_rows(
-    raw: pd.DataFrame, pre: Pipeline, source: str = "--input", time: Sequence[str] = ()
+    raw: pd.DataFrame,
+    pre: Pipeline,
+    source: str = "--input",
+    time: Sequence[str] = (),
+    decimal_comma: bool = False,
+    series: str | None = None,
 ) -> pd.DataFrame:
     """``parse_rows``' rows as ``read_rows`` gives them: the training columns typed, the
-    time labels checked (each once, increasing), ``__label__`` and ``__line__``."""
+    time labels checked (each once, increasing), ``__label__`` and ``__line__``.
+
+    ``series``: the panel series the rows are of, named in the time errors."""
     time = list(time)
     wanted = [*pre.targets, *pre.features]
     absent = [c for c in wanted if c not in raw.columns]
@@ -114,7 +141,7 @@ def typed_rows(
         if col in pre.categorical:
             frame[col] = raw[col].astype(object).where(raw[col].notna(), np.nan)
         else:
-            frame[col] = numbers(raw[col], col, source)
+            frame[col] = numbers(raw[col], col, source, decimal_comma)
     times = [c for c in time if c in raw.columns]
     if times and len(times) < len(time):
         absent = [c for c in time if c not in times]
@@ -123,7 +150,13 @@ def typed_rows(
             where=f"{source}: column {absent[0]}",
         )
     # As training reads them: each time once, in increasing order (when they are times).
-    frame["__label__"] = time_labels(raw, times, source) if times else ""
+    try:
+        check_repeated(raw, times, source)
+        frame["__label__"] = time_labels(raw, times, source) if times else ""
+    except DataError as e:
+        if series is None:
+            raise
+        raise DataError(f"series {series!r}: {e.message}", e.where) from None
     frame["__line__"] = raw.index.to_numpy()
     return frame.reset_index(drop=True)
 
@@ -146,10 +179,33 @@ def _json_rows(text: str, source: str) -> pd.DataFrame:
     )
 
 
-def numbers(values: pd.Series, col: str, source: str) -> pd.Series:
+def check_repeated(raw: pd.DataFrame, times: Sequence[str], source: str) -> None:
+    """Each time once: a DataError naming both lines of the first repeated one, wherever
+    it is (a repeat after later times is a repeat, not a row out of order)."""
+    if not times or not len(raw):
+        return
+    parts = [raw[c].fillna("").astype(str).str.strip() for c in times]
+    text = parts[0] if len(parts) == 1 else pd.concat(parts, axis=1).agg(" ".join, axis=1)
+    again = (text.duplicated() & (text != "")).to_numpy()
+    if not again.any():
+        return
+    i = int(np.argmax(again))
+    label = text.iloc[i]
+    first = text.index[int(np.argmax((text == label).to_numpy()))]
+    raise DataError(
+        f"expected each time once, found {label!r} on lines {first} and {text.index[i]}; "
+        "remove or merge the repeated row",
+        where=f"{source}: column {', '.join(times)}, line {text.index[i]}",
+    )
+
+
+def numbers(values: pd.Series, col: str, source: str, decimal_comma: bool = False) -> pd.Series:
     """A column of text as float64; DataError naming the line of a value that is no
-    number or beyond float32."""
+    number or beyond float32. ``decimal_comma``: "1,5" may be 1.5, as in training data
+    (:func:`lstmctl.data.values.decimal_points`)."""
     text = values.astype(str).str.strip()
+    if decimal_comma:
+        text = decimal_points(values.where(values.notna(), ""), True).astype(str)
     out = pd.to_numeric(text, errors="coerce").astype(np.float64)
     out[values.isna().to_numpy()] = np.nan
     bad = out.isna() & values.notna() & (text != "")
@@ -223,16 +279,7 @@ def check_times(
     if not (freq and fmt):
         check_after_end(labels, lines, end, where)
         return
-    stamps = _times(labels, fmt)
-    bad = np.flatnonzero(pd.isna(stamps))
-    if bad.size:
-        i = int(bad[0])
-        found = repr(labels[i]) if labels[i] else "an empty field"
-        raise DataError(
-            f"expected a time like the training data's {tail_labels[-1]!r} "
-            f"(format {fmt}), found {found}",
-            where=f"{where}, line {lines[i]}",
-        )
+    stamps = check_time_format(labels, lines, fmt, tail_labels[-1], where)
     last = _times([end], fmt)[0] if end else None
     try:
         if last is not None:
@@ -276,6 +323,23 @@ def check_times(
         f"expected {expected!r}, one period ({freq}) after {prev!r}, found {labels[i]!r}" + gap,
         where=at,
     )
+
+
+def check_time_format(
+    labels: Sequence[str], lines: Sequence[int], fmt: str, example: str, where: str
+) -> np.ndarray:
+    """The labels as times in the training data's format ``fmt``; a DataError naming the
+    line of the first that is not (``example``: a training time, shown)."""
+    stamps = _times(labels, fmt)
+    bad = np.flatnonzero(pd.isna(stamps))
+    if bad.size:
+        i = int(bad[0])
+        found = repr(labels[i]) if labels[i] else "an empty field"
+        raise DataError(
+            f"expected a time like the training data's {example!r} (format {fmt}), found {found}",
+            where=f"{where}, line {lines[i]}",
+        )
+    return stamps
 
 
 def check_after_end(labels: list[str], lines: list[int], end: str, where: str) -> None:

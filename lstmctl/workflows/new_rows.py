@@ -1,5 +1,11 @@
 """The new rows of ``update``: read from ``--data``, appended to the saved ones, and data
-errors about the combined rows worded with the file and line each row came from."""
+errors about the combined rows worded with the file and line each row came from.
+
+A panel's new rows may leave out its static columns, as ``predict --input`` rows
+may: each row then takes its series' saved value (the model reads those). Where
+they are given, the combined rows are checked as training rows are: a static
+value must stay the same within a series.
+"""
 
 from __future__ import annotations
 
@@ -71,6 +77,8 @@ def new_rows_csv(
     source = "--data" if data is None or str(data) == "-" else str(data)
     if text is None:
         text = read_text_file(Path(str(data)), source)
+    if not text.strip():
+        raise DataError("expected a header line and data rows, found an empty file", source)
     try:
         # Blank lines read as empty rows and then left out, so each row keeps its line number.
         sep = sniff_delimiter(text)
@@ -78,7 +86,8 @@ def new_rows_csv(
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         msg = " ".join(str(e).split())
         raise DataError(f"expected CSV with a header line ({msg})", source) from None
-    cols = file_columns(spec)
+    optional = set(spec.data.static) if spec.data.is_panel else set()
+    cols = [c for c in file_columns(spec) if c in raw.columns or c not in optional]
     absent = [c for c in cols if c not in raw.columns]
     if absent:
         raise DataError(
@@ -96,8 +105,33 @@ def new_rows_csv(
 def append_csv(
     old: str, new: str, old_source: str, new_lines: list[tuple[str, int]]
 ) -> tuple[str, list[tuple[str, int]]]:
-    """The saved rows then the new ones, as CSV, and each row's file and line."""
+    """The saved rows then the new ones, as CSV, and each row's file and line.
+
+    A column of the saved rows that the new ones lack (a panel's static column, see
+    :func:`new_rows_csv`) takes each new row's series' saved value."""
     a = pd.read_csv(io.StringIO(old), dtype=str)
     b = pd.read_csv(io.StringIO(new), dtype=str)
+    for col in [c for c in a.columns if c not in b.columns]:
+        b[col] = _saved_values(a, b, col)
+    b = b[list(a.columns)]
     text = str(pd.concat([a, b], ignore_index=True).to_csv(index=False, lineterminator="\n"))
     return text, [(old_source, i + 2) for i in range(len(a))] + new_lines
+
+
+def _saved_values(old: pd.DataFrame, new: pd.DataFrame, col: str) -> pd.Series:
+    """Column ``col`` of the saved rows ``old`` for each new row, by its series.
+
+    A model's data.csv starts with the series columns (``file_columns``); a static
+    column is constant within each series, so the shortest run of leading columns
+    that determines it in the saved rows is (a part of) the series id. A row of a
+    series the saved rows lack gets nothing, and the model's checks name that series.
+    """
+    shared = [c for c in old.columns if c in new.columns]
+    for n in range(1, len(shared) + 1):
+        key = shared[:n]
+        per = old.groupby(key, dropna=False)[col].nunique(dropna=False)
+        if (per <= 1).all():
+            saved = old.drop_duplicates(key).set_index(key)[col]
+            at = pd.MultiIndex.from_frame(new[key]) if n > 1 else pd.Index(new[key[0]])
+            return pd.Series(saved.reindex(at).to_numpy(), index=new.index, dtype=object)
+    return pd.Series(None, index=new.index, dtype=object)
