@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 # The test process trains on JAX (backend: auto); TensorFlow runs are checked
@@ -22,6 +24,48 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+_CACHE_ENV = "LSTMCTL_JAX_CACHE"
+_CACHE_KEY = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The ``lstmctl`` processes the tests start share one JAX compile cache, made for
+    this session (the xdist workers inherit it) and removed after it: they neither
+    read nor fill the user's own (``~/.cache/lstmctl``), so a run here is timed as on
+    a fresh machine."""
+    if not hasattr(config, "workerinput") and _CACHE_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="lstmctl-tests-jax-")
+        os.environ[_CACHE_ENV] = folder
+        config.stash[_CACHE_KEY] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_CACHE_KEY, None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(_CACHE_ENV, None)
+
+
+# The longest modules first (make test spreads whole modules over two workers): a long
+# one scheduled last keeps one worker busy while the other has nothing left to do.
+LONGEST_FIRST = (
+    "test_architectures.py",
+    "test_signals.py",
+    "test_tensorflow_path.py",
+    "test_fused.py",
+    "test_tune_workers.py",
+    "test_tune.py",
+    "test_members.py",
+    "test_baselines.py",
+    "test_panel_lifecycle.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: in-file order kept
 
 
 def shared_temp(factory: pytest.TempPathFactory) -> Path:

@@ -419,7 +419,7 @@ def test_sigterm_stops_tune_and_its_workers_and_the_study_resumes(
     # The workers find their programs in the compile cache the tune tests share (its
     # epochs are a loop's bound, not part of a program); trials long enough that some
     # are left to resume when the first one is done.
-    lrs = [0.002, 0.005, 0.01, 0.02, 0.03, 0.05]
+    lrs = [0.002, 0.01, 0.03, 0.05]
     path = tune_spec(
         tmp_path,
         tiny_csv,
