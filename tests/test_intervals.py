@@ -13,13 +13,8 @@ import pytest
 from conftest import ROOT
 
 from lstmctl.errors import LstmctlError, ModelDirError
-from lstmctl.evaluation.intervals import (
-    Conformal,
-    ensemble,
-    ensemble_spread,
-    level_key,
-    min_windows,
-)
+from lstmctl.evaluation.intervals import Conformal, level_key, min_windows
+from lstmctl.evaluation.member_stats import ensemble, ensemble_spread
 from lstmctl.evaluation.probabilistic import (
     coverage,
     coverage_per_step,

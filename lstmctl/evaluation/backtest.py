@@ -39,7 +39,7 @@ from lstmctl.data.prepared import Prepared
 from lstmctl.errors import SpecError
 from lstmctl.evaluation.ensemble import against_best
 from lstmctl.evaluation.evaluate import RepeatScore, season_of
-from lstmctl.evaluation.intervals import ensemble
+from lstmctl.evaluation.member_stats import ensemble
 from lstmctl.evaluation.metrics import CLASSIFICATION_METRICS, Scale, score
 from lstmctl.evaluation.summary import summarize
 from lstmctl.spec import Spec

@@ -4,7 +4,7 @@ A run fits R repeats of one configuration with different seeds. Besides
 describing the spread of their skill, the repeats are an ensemble:
 
 * the **ensemble forecast** at each test target combines the members'
-  forecasts (:func:`lstmctl.evaluation.intervals.ensemble`) and is scored
+  forecasts (:func:`lstmctl.evaluation.member_stats.ensemble`) and is scored
   with the run's metrics;
 * with ``evaluate.intervals``, **prediction intervals** from the members'
   spread, calibrated by split conformal prediction on the validation windows
@@ -105,7 +105,7 @@ def score_ensemble(
     scale: Scale | None,
 ) -> EnsembleResult | None:
     """The ensemble's scores, intervals and verdict (None: classification, or no member)."""
-    from lstmctl.evaluation.intervals import ensemble
+    from lstmctl.evaluation.member_stats import ensemble
 
     metrics: list[str] = [m for m in spec.evaluate.metrics if m not in CLASSIFICATION_METRICS]
     if not len(members) or not metrics:

@@ -14,7 +14,8 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from lstmctl.errors import RunError
-from lstmctl.evaluation.intervals import Conformal, check_pair, finite_count, level_key, members_of
+from lstmctl.evaluation.intervals import Conformal, check_pair, level_key
+from lstmctl.evaluation.member_stats import finite_count, members_of
 
 __all__ = [
     "coverage",

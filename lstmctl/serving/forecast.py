@@ -19,7 +19,7 @@ grows linearly with ``horizon``.
 
 An ensemble (``finalize --members N``) answers both questions once per
 member, each from its own weights and states (fed back its own forecasts),
-and forecasts their mean (:func:`lstmctl.evaluation.intervals.ensemble`);
+and forecasts their mean (:func:`lstmctl.evaluation.member_stats.ensemble`);
 asked for, it adds intervals (:mod:`lstmctl.serving.bands`) and each
 member's own forecast (``<target>_m01`` ...). One member is the model itself.
 """

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lstmctl.errors import DataError
-from lstmctl.evaluation.intervals import ensemble
+from lstmctl.evaluation.member_stats import ensemble
 from lstmctl.serving.bands import level_label
 
 
