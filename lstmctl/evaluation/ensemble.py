@@ -112,22 +112,45 @@ def score_ensemble(
         return None
     stack = np.stack(members.test)
     center = ensemble(stack)
-    out = EnsembleResult(
-        scores=score(metrics, data.actual_test, center, scale),
-        forecast=center,
-        calibration={"members": len(members)},
-    )
-    if data.horizon > 1:
-        forecasts = {"ensemble": center, **{k: v for k, v in baselines.items() if k != "majority"}}
-        out.per_step = {
-            name: per_step(metrics, data.actual_test, pred, scale)
-            for name, pred in forecasts.items()
-        }
+    forecasts = {"ensemble": center, **{k: v for k, v in baselines.items() if k != "majority"}}
+    if data.panel is None:
+        out = EnsembleResult(
+            scores=score(metrics, data.actual_test, center, scale),
+            forecast=center,
+            calibration={"members": len(members)},
+        )
+        if data.horizon > 1:
+            out.per_step = {
+                name: per_step(metrics, data.actual_test, pred, scale)
+                for name, pred in forecasts.items()
+            }
+    else:
+        out = _panel_scores(spec, data, metrics, forecasts)
+        out.calibration = {"members": len(members)}
     if spec.evaluate.intervals:
         _intervals(spec, data, members, stack, out)
     out.significance = verdict(
         spec, data, center, baselines, baseline_scores, repeat_scores, metrics[0]
     )
+    return out
+
+
+def _panel_scores(
+    spec: Spec, data: Prepared, metrics: list[str], forecasts: dict[str, np.ndarray]
+) -> EnsembleResult:
+    """A panel's ensemble scored as its repeats are: the mean over the series of each
+    series' score, in its own scale (MASE would mix the series' units otherwise); by
+    step too, for the ensemble (``forecasts["ensemble"]``) and each baseline."""
+    from lstmctl.evaluation.evaluate import series_scales
+    from lstmctl.evaluation.per_series import by_series, mean_over_series, per_step_over_series
+
+    scales = series_scales(spec, data)
+    center = forecasts["ensemble"]
+    out = EnsembleResult(
+        scores=mean_over_series(by_series(metrics, data, center, scales)), forecast=center
+    )
+    if data.horizon > 1:
+        out.per_step = per_step_over_series(metrics, data, forecasts, scales)
     return out
 
 

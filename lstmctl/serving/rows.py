@@ -203,9 +203,10 @@ def numbers(values: pd.Series, col: str, source: str, decimal_comma: bool = Fals
     """A column of text as float64; DataError naming the line of a value that is no
     number or beyond float32. ``decimal_comma``: "1,5" may be 1.5, as in training data
     (:func:`lstmctl.data.values.decimal_points`)."""
-    text = values.astype(str).str.strip()
     if decimal_comma:
         text = decimal_points(values.where(values.notna(), ""), True).astype(str)
+    else:
+        text = values.astype(str).str.strip()
     out = pd.to_numeric(text, errors="coerce").astype(np.float64)
     out[values.isna().to_numpy()] = np.nan
     bad = out.isna() & values.notna() & (text != "")

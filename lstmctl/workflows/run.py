@@ -200,32 +200,12 @@ class _Run:
         return res
 
     def _per_series(self, res: RunResult) -> None:
-        """A panel's scores by series; its ensemble scored as its repeats are (the mean
-        over the series of each series' score)."""
-        from lstmctl.evaluation.evaluate import series_scales
-        from lstmctl.evaluation.per_series import (
-            by_series,
-            mean_over_series,
-            per_step_over_series,
-            summarize_series,
-        )
+        """A panel's scores by series (its ensemble is scored by series where it is)."""
+        from lstmctl.evaluation.per_series import summarize_series
 
-        data = self.data
         ok = [r.per_series for r in self.rows if r.error is None and r.per_series is not None]
         res.per_series = summarize_series(self.spec, ok, self.series_baselines or {})
-        res.skipped_series = dict(data.panel.skipped)
-        if res.ensemble is not None:
-            scales = series_scales(self.spec, data)
-            names = list(res.ensemble.scores)
-            each = by_series(names, data, res.ensemble.forecast, scales)
-            res.ensemble.scores = mean_over_series(each)
-            steps = res.ensemble.per_step
-            if steps:  # by step too, each series in its own scale (as MASE needs)
-                forecasts = {"ensemble": res.ensemble.forecast}
-                forecasts |= {k: v for k, v in self.baseline_forecasts.items() if k in steps}
-                res.ensemble.per_step = per_step_over_series(
-                    list(steps["ensemble"]), data, forecasts, scales
-                )
+        res.skipped_series = dict(self.data.panel.skipped)
 
     def save(self, res: RunResult) -> None:
         from lstmctl.rundir import csv_text, write_atomic, write_json
